@@ -1,0 +1,154 @@
+"""The feature property schema and layer metadata, and their validation.
+
+Every layer is one RFC 7946 GeoJSON FeatureCollection (WGS84 lon/lat, no
+``crs`` member) with a foreign member ``metadata`` holding the catalogue
+entry. Validation names the file, the feature and the problem.
+"""
+
+import math
+import re
+
+import numpy as np
+import shapely
+
+from layers.errors import LayerInvalid
+
+__all__ = [
+    "REGION_BBOX",
+    "KINDS",
+    "STATUSES",
+    "GEOMETRY_QUALITIES",
+    "PROPERTIES",
+    "LAYER_ID_RE",
+    "validate_metadata",
+    "validate_features",
+]
+
+# lon_min, lat_min, lon_max, lat_max: Arabian Sea to the Tian Shan
+REGION_BBOX = (44.0, 5.0, 90.0, 50.0)
+
+KINDS = (
+    "gas_pipeline", "power_line", "road", "rail", "port", "power_plant",
+    "lng_terminal", "substation", "converter_station", "steel_mill",
+    "education", "coal_mine", "country",
+)
+STATUSES = ("operating", "construction", "proposed", "shelved", "cancelled", "mothballed", "retired")
+GEOMETRY_QUALITIES = ("traced", "schematic", "point")
+LAYER_ID_RE = re.compile(r"^[a-z0-9_]{1,64}$")
+ISO3_RE = re.compile(r"^[A-Z]{3}$")
+
+# name -> (required, description); the README's schema table is generated from this
+PROPERTIES = {
+    "id": (True, "stable id, unique in the layer ([A-Za-z0-9_.-])"),
+    "name": (True, "display name"),
+    "kind": (True, "one of: " + ", ".join(KINDS)),
+    "status": (True, "one of: " + ", ".join(STATUSES) + " (null only for kind=country)"),
+    "countries": (True, "ISO 3166-1 alpha-3 codes the feature lies in"),
+    "reported_length_km": (True, "published length in km, or null"),
+    "geometry_quality": (True, "traced | schematic | point"),
+    "sources": (True, "list of {title, url}, at least one"),
+    "licence": (True, "licence(s) of the geometry and attributes"),
+    "capacity": (False, "number, with capacity_unit"),
+    "capacity_unit": (False, "e.g. bcm/y, MMcf/d, MW"),
+    "length_note": (False, "why the measured length differs from the reported one"),
+}
+FEATURE_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+METADATA_REQUIRED = ("id", "title", "description", "attribution", "licence")
+
+
+def validate_metadata(meta, file):
+    """Check the ``metadata`` member of a layer file; return it."""
+    if not isinstance(meta, dict):
+        raise LayerInvalid(file, None, "missing 'metadata' object (id, title, description, attribution, licence)")
+    for key in METADATA_REQUIRED:
+        if not isinstance(meta.get(key), str) or not meta[key].strip():
+            raise LayerInvalid(file, None, f"metadata.{key} must be a non-empty string")
+    if not LAYER_ID_RE.match(meta["id"]):
+        raise LayerInvalid(file, None, f"metadata.id {meta['id']!r} must match {LAYER_ID_RE.pattern}")
+    return meta
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _property_problem(props):
+    """Return the first schema problem of one feature's properties, or None."""
+    for key, (required, _) in PROPERTIES.items():
+        if required and key not in props:
+            return f"missing property {key!r}"
+    if not isinstance(props["id"], str) or not FEATURE_ID_RE.match(props["id"]):
+        return f"id {props['id']!r} must match {FEATURE_ID_RE.pattern}"
+    if not isinstance(props["name"], str) or not props["name"].strip():
+        return "name must be a non-empty string"
+    if props["kind"] not in KINDS:
+        return f"kind {props['kind']!r} is not one of {', '.join(KINDS)}"
+    if props["status"] not in STATUSES and not (props["status"] is None and props["kind"] == "country"):
+        return f"status {props['status']!r} is not one of {', '.join(STATUSES)}"
+    countries = props["countries"]
+    if not isinstance(countries, list) or not all(isinstance(c, str) and ISO3_RE.match(c) for c in countries):
+        return f"countries {countries!r} must be a list of ISO 3166-1 alpha-3 codes"
+    length = props["reported_length_km"]
+    if length is not None and not (_is_number(length) and length > 0):
+        return f"reported_length_km {length!r} must be a positive number or null"
+    if props["geometry_quality"] not in GEOMETRY_QUALITIES:
+        return f"geometry_quality {props['geometry_quality']!r} is not one of {', '.join(GEOMETRY_QUALITIES)}"
+    sources = props["sources"]
+    if not isinstance(sources, list) or not sources or not all(
+        isinstance(s, dict) and isinstance(s.get("title"), str) and isinstance(s.get("url"), str) for s in sources
+    ):
+        return "sources must be a non-empty list of {title, url}"
+    if not isinstance(props["licence"], str) or not props["licence"].strip():
+        return "licence must be a non-empty string"
+    capacity = props.get("capacity")
+    if capacity is not None and not _is_number(capacity):
+        return f"capacity {capacity!r} must be a number or null"
+    return None
+
+
+def _geometry_problems(geoms, qualities, region):
+    """Return an array of problem strings (None where the geometry is fine)."""
+    problems = np.full(len(geoms), None, dtype=object)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    problems[missing] = "geometry is missing or empty"
+    ok = ~missing
+    invalid = ok & ~shapely.is_valid(geoms)
+    problems[invalid] = [f"invalid geometry: {shapely.is_valid_reason(g)}" for g in geoms[invalid]]
+    ok &= ~invalid
+    if region is not None:
+        bounds = shapely.bounds(geoms)
+        lon0, lat0, lon1, lat1 = region
+        outside = ok & ((bounds[:, 0] < lon0) | (bounds[:, 1] < lat0) | (bounds[:, 2] > lon1) | (bounds[:, 3] > lat1))
+        problems[outside] = [
+            f"coordinates outside the region {region} (bounds {tuple(round(v, 3) for v in b)})"
+            for b in bounds[outside]
+        ]
+        ok &= ~outside
+    is_point = shapely.get_type_id(geoms) == 0
+    mismatch = ok & ((qualities == "point") != is_point)
+    problems[mismatch] = "geometry_quality 'point' goes with Point geometry, and only with it"
+    return problems
+
+
+def validate_features(features, geoms, file, *, region=REGION_BBOX):
+    """Validate feature property dicts and their shapely geometries.
+
+    ``features`` is the list of property dicts, ``geoms`` the matching array
+    of geometries. Raises :class:`LayerInvalid` at the first problem.
+    """
+    seen = set()
+    for props in features:
+        fid = props.get("id") if isinstance(props, dict) else None
+        if not isinstance(props, dict):
+            raise LayerInvalid(file, fid, "properties must be an object")
+        problem = _property_problem(props)
+        if problem:
+            raise LayerInvalid(file, fid, problem)
+        if fid in seen:
+            raise LayerInvalid(file, fid, "duplicate id in layer")
+        seen.add(fid)
+    qualities = np.array([p["geometry_quality"] for p in features], dtype=object)
+    problems = _geometry_problems(np.asarray(geoms, dtype=object), qualities, region)
+    for props, problem in zip(features, problems):
+        if problem is not None:
+            raise LayerInvalid(file, props["id"], problem)
