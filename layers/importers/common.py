@@ -31,7 +31,7 @@ ISO3_BY_ISO2 = {
 
 def slug(text):
     """Lower-case ASCII id from a name: 'Iran–Pakistan Pipeline' -> 'iran_pakistan_pipeline'."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
