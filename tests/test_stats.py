@@ -139,3 +139,10 @@ def test_csv_and_markdown_formats(catalog):
     assert "TKM>AFG @218" in csv_text
     md = format_stats(stats, "md")
     assert "| tapi_trunk |" in md and "| 1814.0 |" in md
+
+
+def test_casa1000_ac_line_stays_in_kyrgyzstan_and_tajikistan(catalog):
+    stats = layer_stats(catalog, "casa1000").set_index("id")
+    ac = stats.loc["casa1000_ac_datka_khujand"]
+    assert set(ac.length_by_country_km) == {"KGZ", "TJK"}  # never through Uzbekistan or the Sokh exclave
+    assert ac.length_by_country_km["KGZ"] > ac.length_by_country_km["TJK"]
