@@ -19,6 +19,12 @@ ISO3_BY_NAME = {
     "Turkey": "TUR", "Türkiye": "TUR", "Turkmenistan": "TKM",
     "United Arab Emirates": "ARE", "Uzbekistan": "UZB", "Yemen": "YEM",
     "Ethiopia": "ETH", "Somalia": "SOM", "Djibouti": "DJI", "Eritrea": "ERI",
+    # the rest of GEM's Asia file (user layers): East and South-East Asia, and Europe for export routes
+    "Austria": "AUT", "Brunei": "BRN", "Cambodia": "KHM", "France": "FRA", "Germany": "DEU",
+    "Greece": "GRC", "Hong Kong": "HKG", "Indonesia": "IDN", "Italy": "ITA", "Japan": "JPN",
+    "Lebanon": "LBN", "Macao": "MAC", "Malaysia": "MYS", "North Korea": "PRK", "Philippines": "PHL",
+    "Singapore": "SGP", "South Korea": "KOR", "Spain": "ESP", "Switzerland": "CHE", "Syria": "SYR",
+    "Taiwan": "TWN", "Thailand": "THA", "Timor-Leste": "TLS", "Vietnam": "VNM",
 }
 ISO3_BY_ISO2 = {
     "AE": "ARE", "AF": "AFG", "AM": "ARM", "AZ": "AZE", "BD": "BGD", "BH": "BHR",

@@ -31,7 +31,9 @@ __all__ = [
 GEM_ATTRIBUTION = "Global Energy Monitor, Asia Gas Tracker, May 2024 (CC BY 4.0)"
 GEM_LICENCE = "CC BY 4.0 (Global Energy Monitor)"
 _STATUS = {"construction": "construction", "proposed": "proposed", "operating": "operating",
-           "shelved": "shelved", "cancelled": "cancelled", "mothballed": "mothballed", "retired": "retired"}
+           "shelved": "shelved", "cancelled": "cancelled", "mothballed": "mothballed", "retired": "retired",
+           # GEM's "proposed_plus" map group includes pre-construction (power plant units)
+           "pre-construction": "proposed"}
 
 
 def read_gem(path):

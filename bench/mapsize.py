@@ -1,0 +1,92 @@
+"""Bench 3: overview map of all 1,174 GEM pipelines, naive folium vs display geometry.
+
+Naive: ``folium.GeoJson`` of the full layer with every property. Ours: the
+layer's cached display geometry for the region zoom band
+(``geo.simplify.cached_display``: simplified to half a pixel, topology
+kept, coordinates quantised) with slim properties (id, name, status); the
+served map's popups fetch the rest from the API. Reports build time, HTML
+bytes, and the largest displacement of any route, in screen pixels.
+"""
+
+import folium
+import numpy as np
+import shapely
+
+from bench.common import GEM_PIPELINES, Row, fmt_bytes, fmt_s, gem_layers_dir, median_s, time_calls
+from geo.simplify import band_zoom, cached_display, pixel_degrees, zoom_band
+from layers.catalog import Catalog
+
+__all__ = ["NAME", "REGION_ZOOM", "SLIM_COLUMNS", "overview_html", "run"]
+
+NAME = "mapsize"
+# the project region (44-90°E) spans about 1,000 px at zoom 5
+REGION_ZOOM = 5
+SLIM_COLUMNS = ["id", "name", "status"]
+
+
+def overview_html(gdf):
+    """A folium overview map of one layer, rendered to HTML text."""
+    fmap = folium.Map(location=[30, 80], zoom_start=REGION_ZOOM - 1, tiles=None)
+    folium.GeoJson(gdf, name=GEM_PIPELINES).add_to(fmap)
+    return fmap.get_root().render()
+
+
+def _max_shift_px(full, shown, zoom):
+    """Largest Hausdorff distance between full and shown routes, in pixels at ``zoom``."""
+    dist_deg = shapely.hausdorff_distance(full.geometry.values, shown.geometry.values)
+    bounds = shapely.bounds(full.geometry.values)
+    lat = np.fmax(np.abs(bounds[:, 1]), np.abs(bounds[:, 3]))
+    return float(np.max(dist_deg / pixel_degrees(zoom, lat)))
+
+
+def run(*, budget_s=60.0):
+    layers_dir = gem_layers_dir()
+    band = zoom_band(REGION_ZOOM)
+    full = Catalog.from_dirs(extra_dirs=[layers_dir], extra_region=None).layer(GEM_PIPELINES).gdf
+
+    def naive():
+        return overview_html(full)
+
+    def ours_cold():
+        catalog = Catalog.from_dirs(extra_dirs=[layers_dir], extra_region=None)
+        return overview_html(cached_display(catalog, GEM_PIPELINES, band)[SLIM_COLUMNS + ["geometry"]])
+
+    warm_catalog = Catalog.from_dirs(extra_dirs=[layers_dir], extra_region=None)
+
+    def ours_warm():
+        return overview_html(cached_display(warm_catalog, GEM_PIPELINES, band)[SLIM_COLUMNS + ["geometry"]])
+
+    shown = cached_display(warm_catalog, GEM_PIPELINES, band)
+    sizes = {
+        "naive": len(naive().encode()),
+        "slim properties only": len(overview_html(full[SLIM_COLUMNS + ["geometry"]]).encode()),
+        "simplified only": len(overview_html(shown).encode()),
+        "ours": len(ours_warm().encode()),
+    }
+    t_naive = median_s(time_calls(naive, repeats=5, budget_s=budget_s / 4))
+    # cold also reloads the catalogue; its load time is subtracted to leave the display work
+    t_load = median_s(time_calls(lambda: Catalog.from_dirs(extra_dirs=[layers_dir], extra_region=None),
+                                 repeats=3, budget_s=budget_s / 8))
+    t_cold = median_s(time_calls(ours_cold, repeats=3, budget_s=budget_s / 4)) - t_load
+    t_warm = median_s(time_calls(ours_warm, repeats=5, budget_s=budget_s / 4))
+    verts = [int(shapely.get_num_coordinates(g.geometry.values).sum()) for g in (full, shown)]
+    shift_region = _max_shift_px(full, shown, REGION_ZOOM)
+    shift_top = _max_shift_px(full, shown, band_zoom(band))
+    ratio = sizes["naive"] / sizes["ours"]
+    print(f"  {len(full):,} routes; display band {band} (zooms up to {band_zoom(band)}): "
+          f"{verts[0]:,} -> {verts[1]:,} vertices")
+    for name, size in sizes.items():
+        print(f"  HTML {name:22s} {fmt_bytes(size):>10s}   ({sizes['naive'] / size:.2f}x fewer than naive)")
+    print(f"  build naive folium            median {fmt_s(t_naive)}")
+    print(f"  build ours, cold (simplify)   median {fmt_s(t_cold)}  (catalogue load {fmt_s(t_load)} excluded)")
+    print(f"  build ours, warm (cached)     median {fmt_s(t_warm)}")
+    print(f"  largest route displacement: {shift_region:.2f} px at zoom {REGION_ZOOM}, "
+          f"{shift_top:.2f} px at zoom {band_zoom(band)}")
+    return [
+        Row("3 map size", "naive folium HTML", fmt_bytes(sizes["naive"])),
+        Row("3 map size", "simplified + quantised + slim HTML", fmt_bytes(sizes["ours"])),
+        Row("3 map size", "bytes naive / ours", f"{ratio:.2f}x", "≥ 3x"),
+        Row("3 map size", f"max displacement at zoom {REGION_ZOOM}", f"{shift_region:.2f} px", "< 1 px"),
+        Row("3 map size", "build time naive / ours cold / ours warm",
+            f"{fmt_s(t_naive)} / {fmt_s(t_cold)} / {fmt_s(t_warm)}"),
+    ]

@@ -1,0 +1,134 @@
+"""Start the services under test as subprocesses of one production server.
+
+Every service runs under waitress with the same thread count, on a free
+127.0.0.1 port, from the project root; its output goes to a log file that
+is shown if it fails to start. ``serve`` stops it on exit.
+"""
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ROOT, free_port
+from bench.loadgen import fetch
+
+__all__ = ["THREADS", "ServerFailed", "serve", "webapp_ready", "pygeoapi_config"]
+
+THREADS = 4
+START_TIMEOUT_S = 120.0
+
+
+class ServerFailed(RuntimeError):
+    """A service under test did not come up; the message holds its log tail."""
+
+
+@contextlib.contextmanager
+def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS):
+    """Run ``waitress`` serving ``target`` ('module:app' or, with ``call``, a factory); yield the port."""
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="bench_server_", suffix=".log", delete=False)
+    cmd = [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", f"--threads={threads}",
+           "--connection-limit=200"]
+    cmd += (["--call"] if call else []) + [target]
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(proc, port, ready_path, Path(log.name))
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        os.unlink(log.name)
+
+
+def _wait_ready(proc, port, path, log_path):
+    deadline = time.perf_counter() + START_TIMEOUT_S
+    last = None
+    while time.perf_counter() < deadline:
+        if proc.poll() is not None:
+            raise ServerFailed(f"exited with {proc.returncode}:\n{log_path.read_text()[-2000:]}")
+        try:
+            status, _, _, _ = fetch(port, path, timeout=60)
+            if status == 200:
+                return
+            last = f"HTTP {status}"
+        except OSError as exc:
+            last = repr(exc)
+        time.sleep(0.2)
+    raise ServerFailed(f"not ready after {START_TIMEOUT_S:.0f} s ({last}):\n{log_path.read_text()[-2000:]}")
+
+
+def webapp_ready():
+    """Why the web app cannot be benchmarked yet, or None when ``create_app`` exists."""
+    init = ROOT / "webapp" / "__init__.py"
+    if "def create_app" not in init.read_text(encoding="utf-8"):
+        return "webapp/__init__.py has no create_app yet"
+    return None
+
+
+def pygeoapi_config(folder, layer_path, *, port, layer_id, title):
+    """Write a pygeoapi config (GeoJSON provider over ``layer_path``) and its OpenAPI document.
+
+    Returns the environment pygeoapi reads them from.
+    """
+    folder = Path(folder)
+    config = folder / "pygeoapi-config.yml"
+    openapi = folder / "pygeoapi-openapi.yml"
+    config.write_text(f"""\
+server:
+  bind: {{host: 127.0.0.1, port: {port}}}
+  url: http://127.0.0.1:{port}
+  mimetype: application/json; charset=UTF-8
+  encoding: utf-8
+  language: en-US
+  cors: false
+  pretty_print: false
+  gzip: false
+  limits: {{default_items: 10, max_items: 10000}}
+  map: {{url: 'https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png', attribution: OpenStreetMap}}
+logging:
+  level: ERROR
+metadata:
+  identification:
+    title: bench
+    description: benchmark peer
+    keywords: [bench]
+    url: http://127.0.0.1:{port}
+    terms_of_service: https://creativecommons.org/licenses/by/4.0/
+  license: {{name: CC-BY 4.0, url: https://creativecommons.org/licenses/by/4.0/}}
+  provider: {{name: bench, url: http://127.0.0.1:{port}}}
+  contact: {{name: bench, position: bench, address: bench, city: bench, stateorprovince: bench,
+            postalcode: '0', country: bench, phone: '0', fax: '0', email: bench@example.org,
+            url: http://127.0.0.1:{port}, hours: always, instructions: none, role: pointOfContact}}
+resources:
+  {layer_id}:
+    type: collection
+    title: {title}
+    description: {title}
+    keywords: [gas]
+    extents:
+      spatial:
+        bbox: [-180, -90, 180, 90]
+        crs: http://www.opengis.net/def/crs/OGC/1.3/CRS84
+    providers:
+      - type: feature
+        name: GeoJSON
+        data: {layer_path}
+        id_field: id
+""", encoding="utf-8")
+    env = {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
+    cli = "import sys; from pygeoapi import cli; sys.exit(cli())"
+    cmd = [sys.executable, "-c", cli, "openapi", "generate", str(config), "--output-file", str(openapi)]
+    done = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ServerFailed(f"pygeoapi openapi generate failed:\n{(done.stdout + done.stderr)[-2000:]}")
+    return env

@@ -1,0 +1,237 @@
+"""Turn a GEM tracker CSV, as a user downloads it, into user layers.
+
+``python -m layers.importers.gem_user --csv GEM.csv --out my_layers/
+[--types gas_pipeline,lng_terminal] [--countries Pakistan,India]
+[--bbox minlon,minlat,maxlon,maxlat] [--prefix gem]``
+
+Writes one validated GeoJSON layer per facility type (``gem_gas_pipelines``,
+``gem_lng_terminals``, ``gem_gas_power_plants``), each feature carrying
+GEM's source link and CC BY 4.0 licence; routes are densified along the
+geodesic. Serve them with the built-in layers through
+``Catalog.from_dirs(extra_dirs=[out], extra_region=None)`` (the web app's
+``MAPSVC_LAYERS_DIRS``). Row parsing is :mod:`layers.importers.gem`'s.
+"""
+
+import argparse
+import difflib
+import sys
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from geo.geodesic import densify_geodesic
+from layers.build import write_layer
+from layers.catalog import read_layer_file
+from layers.errors import BadParameter, ImportFailed, MapError
+from layers.importers import gem
+from layers.importers.common import ISO3_BY_NAME, slug
+from layers.index import parse_bbox, validate_bbox
+
+__all__ = ["LAYER_TYPES", "select_rows", "type_features", "import_gem", "main"]
+
+# GEM ``type`` -> (layer name suffix, schema kind, title)
+LAYER_TYPES = {
+    "gas_pipeline": ("gas_pipelines", "gas_pipeline", "gas pipelines"),
+    "lng_terminal": ("lng_terminals", "lng_terminal", "LNG terminals"),
+    "gas_power_plant": ("gas_power_plants", "power_plant", "gas power plant units"),
+}
+DEFAULT_MAX_SEGMENT_KM = 10.0
+_ID_CHARS = 120
+
+
+def _split(text):
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def _check_types(types):
+    types = list(types) if types else list(LAYER_TYPES)
+    for t in types:
+        if t not in LAYER_TYPES:
+            raise BadParameter("types", f"unknown GEM type {t!r}; supported: {', '.join(LAYER_TYPES)}",
+                               difflib.get_close_matches(t, LAYER_TYPES, n=3))
+    return list(dict.fromkeys(types))
+
+
+def _check_countries(countries, rows):
+    """Country names (as GEM spells them) or ISO3 codes -> set of ISO3 codes."""
+    if not countries:
+        return None
+    names = sorted({n.strip() for r in rows for n in r["countries"].split(",") if n.strip()})
+    by_code = {ISO3_BY_NAME[n]: n for n in names if n in ISO3_BY_NAME}
+    codes = set()
+    for c in countries:
+        if c in ISO3_BY_NAME:
+            codes.add(ISO3_BY_NAME[c])
+        elif c.upper() in by_code:
+            codes.add(c.upper())
+        else:
+            raise BadParameter("countries", f"no country {c!r} in the GEM file",
+                               difflib.get_close_matches(c, names, n=3))
+    return codes
+
+
+def _row_countries(row):
+    """ISO3 codes of a row, ignoring names that are not countries (GEM's joint development areas)."""
+    return [ISO3_BY_NAME[n] for n in _split(row["countries"]) if n in ISO3_BY_NAME]
+
+
+def _row_geometry(row, gem_type):
+    if gem_type == "gas_pipeline":
+        return gem.parse_route(row["route"]) if row["route"].strip() else None
+    try:
+        return shapely.points(float(row["lng"]), float(row["lat"]))
+    except ValueError:
+        return None
+
+
+def select_rows(rows, *, gem_type, countries=None, bbox=None, max_segment_km=DEFAULT_MAX_SEGMENT_KM):
+    """Rows of one GEM type with a usable geometry, filtered; returns ``(rows, geometries, skipped)``.
+
+    ``countries`` is a set of ISO3 codes (a row matches if it lies in any),
+    ``bbox`` a lon/lat box the geometry must intersect. Routes are densified
+    along the geodesic first, so the box is tested against the line the
+    layer will hold. ``skipped`` counts rows without coordinates.
+    """
+    picked, geoms, skipped = [], [], 0
+    box = shapely.box(*validate_bbox(bbox)) if bbox is not None else None
+    for row in rows:
+        if row["type"] != gem_type:
+            continue
+        if countries is not None and not countries.intersection(_row_countries(row)):
+            continue
+        geom = _row_geometry(row, gem_type)
+        if geom is None:
+            skipped += 1
+            continue
+        picked.append(row)
+        geoms.append(geom)
+    geoms = np.array(geoms, dtype=object)
+    if gem_type == "gas_pipeline" and len(geoms):
+        geoms = densify_geodesic(geoms, max_segment_km=max_segment_km)
+    if box is not None and len(geoms):
+        keep = shapely.intersects(geoms, box)
+        picked = [r for r, k in zip(picked, keep) if k]
+        geoms = geoms[keep]
+    return picked, geoms, skipped
+
+
+def _dedupe(features):
+    """Suffix repeated ids (_2, _3 ...) in row order, so ids stay unique and stable."""
+    seen = {}
+    for f in features:
+        fid = f["properties"]["id"]
+        seen[fid] = seen.get(fid, 0) + 1
+        if seen[fid] > 1:
+            f["properties"]["id"] = f"{fid}_{seen[fid]}"
+    return features
+
+
+def type_features(rows, geoms, *, gem_type, max_segment_km=DEFAULT_MAX_SEGMENT_KM):
+    """Feature dicts for rows of one GEM type (pipelines densified on the geodesic)."""
+    _, kind, _ = LAYER_TYPES[gem_type]
+    features = []
+    for row, geom in zip(rows, geoms):
+        unit = (row.get("unit") or "").strip()
+        # ids are capped at 128 characters by the schema; leave room for a _N suffix
+        fid = slug(f"{row['project']} {unit}")[:_ID_CHARS].rstrip("_") or "feature"
+        # countries checked per row; names that are not countries are dropped
+        clean = {**row, "countries": ", ".join(n for n in _split(row["countries"]) if n in ISO3_BY_NAME)}
+        try:
+            if gem_type == "gas_pipeline":
+                name = row["project"] + (f" ({unit})" if unit else "")
+                feat = gem.pipeline_feature(clean, fid=fid, geometry=geom, max_segment_km=max_segment_km, name=name)
+            else:
+                feat = gem.point_feature(clean, kind=kind, fid=fid)
+        except ImportFailed as exc:
+            raise ImportFailed(f"GEM row {row['project']!r}", exc.problem) from None
+        features.append(feat)
+    return _dedupe(features)
+
+
+def _layer_document(layer_id, gem_type, features, *, source, filters):
+    _, _, title = LAYER_TYPES[gem_type]
+    where = "; ".join(f"{k}: {v}" for k, v in filters.items() if v) or "no filter"
+    meta = {
+        "id": layer_id,
+        "title": f"GEM {title}",
+        "description": f"Global Energy Monitor Asia Gas Tracker {title} imported from {Path(source).name} "
+                       f"({where}).",
+        "attribution": gem.GEM_ATTRIBUTION,
+        "licence": "CC BY 4.0",
+        "style": {"color": None},
+        "generated_by": "python -m layers.importers.gem_user",
+    }
+    return {"type": "FeatureCollection", "metadata": meta, "features": features}
+
+
+def import_gem(csv_path, out_dir, *, types=None, countries=None, bbox=None, prefix="gem",
+               max_segment_km=DEFAULT_MAX_SEGMENT_KM):
+    """Write one validated user layer per GEM type into ``out_dir``.
+
+    ``types``: GEM types (default all of :data:`LAYER_TYPES`);
+    ``countries``: GEM country names or ISO3 codes; ``bbox``: lon/lat box
+    (tuple or text). Returns ``{layer_id: {"path", "features", "skipped"}}``.
+    A type with no matching row writes no file.
+    """
+    types = _check_types(types)
+    if not slug(prefix) == prefix:
+        raise BadParameter("prefix", f"{prefix!r} must be lower-case letters, digits and _")
+    if isinstance(bbox, str):
+        bbox = parse_bbox(bbox)
+    bbox = validate_bbox(bbox) if bbox is not None else None
+    try:
+        rows = gem.read_gem(csv_path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFailed(str(csv_path), f"cannot read: {exc}") from None
+    if not rows or "route" not in rows[0] or "type" not in rows[0]:
+        raise ImportFailed(str(csv_path), "not a GEM tracker CSV (needs columns type, project, route, lat, lng)")
+    codes = _check_countries(countries, rows)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = {}
+    for gem_type in types:
+        picked, geoms, skipped = select_rows(rows, gem_type=gem_type, countries=codes, bbox=bbox,
+                                             max_segment_km=max_segment_km)
+        if not picked:
+            continue
+        layer_id = f"{prefix}_{LAYER_TYPES[gem_type][0]}"
+        features = type_features(picked, geoms, gem_type=gem_type, max_segment_km=max_segment_km)
+        filters = {"countries": ", ".join(countries or ()), "bbox": bbox and ",".join(f"{v:g}" for v in bbox)}
+        path = out_dir / f"{layer_id}.geojson"
+        write_layer(_layer_document(layer_id, gem_type, features, source=csv_path, filters=filters), path)
+        read_layer_file(path, region=None, builtin=False)  # validate what was written
+        report[layer_id] = {"path": path, "features": len(features), "skipped": skipped}
+    return report
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m layers.importers.gem_user", description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", required=True, type=Path, help="GEM tracker CSV as downloaded")
+    parser.add_argument("--out", required=True, type=Path, help="folder for the user layers")
+    parser.add_argument("--types", default=",".join(LAYER_TYPES),
+                        help=f"comma-separated GEM types (default: {','.join(LAYER_TYPES)})")
+    parser.add_argument("--countries", default="", help="comma-separated GEM country names or ISO3 codes")
+    parser.add_argument("--bbox", default=None, help="minlon,minlat,maxlon,maxlat: keep features touching it")
+    parser.add_argument("--prefix", default="gem", help="layer id prefix (default gem)")
+    parser.add_argument("--max-segment-km", type=float, default=DEFAULT_MAX_SEGMENT_KM,
+                        help="densify routes along the geodesic to this step (km)")
+    args = parser.parse_args(argv)
+    try:
+        report = import_gem(args.csv, args.out, types=_split(args.types), countries=_split(args.countries),
+                            bbox=args.bbox, prefix=args.prefix, max_segment_km=args.max_segment_km)
+    except MapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not report:
+        print("no GEM rows matched the filters; nothing written", file=sys.stderr)
+        return 1
+    for layer_id, info in report.items():
+        note = f"  ({info['skipped']} rows without coordinates skipped)" if info["skipped"] else ""
+        size_kb = info["path"].stat().st_size / 1024
+        print(f"{layer_id:28s} {info['features']:5d} features  {size_kb:9.1f} KB  {info['path']}{note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
