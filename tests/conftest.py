@@ -1,0 +1,97 @@
+"""Shared fixtures: apps built by the factory, their clients and CLI runners, a hostile user layer.
+
+Apps are session-scoped: the catalogue and its memoised statistics are
+built once, which keeps the web tests fast.
+"""
+
+import json
+import re
+
+import pytest
+
+from webapp import create_app
+
+HOSTILE_NAME = "<script>alert(1)</script>"
+HOSTILE_URL = "javascript:alert(document.cookie)"
+
+
+def _feature(fid, name, geometry, **extra):
+    props = {
+        "id": fid, "name": name, "kind": "gas_pipeline", "status": "proposed", "countries": ["PAK"],
+        "reported_length_km": 100.0, "geometry_quality": "schematic",
+        "sources": [{"title": "<i>evil title</i>", "url": HOSTILE_URL},
+                    {"title": "Good source", "url": "https://example.org/a?b=1&c=2"},
+                    {"title": "Data URL", "url": "data:text/html,<script>alert(2)</script>"}],
+        "licence": "CC BY 4.0",
+        "description": "\"'><svg onload=alert(3)>",
+    }
+    props.update(extra)
+    return {"type": "Feature", "properties": props, "geometry": geometry}
+
+
+@pytest.fixture(scope="session")
+def hostile_dir(tmp_path_factory):
+    """A user layers folder holding one layer whose text fields try to inject markup."""
+    folder = tmp_path_factory.mktemp("user_layers")
+    doc = {
+        "type": "FeatureCollection",
+        "metadata": {"id": "hostile", "title": "<b>Evil</b> layer", "description": "<img src=x onerror=alert(4)>",
+                     "attribution": "<img src=x onerror=alert(5)>; Example Org", "licence": "CC BY 4.0"},
+        "features": [
+            _feature("evil_line", HOSTILE_NAME,
+                     {"type": "LineString", "coordinates": [[67.0, 25.0], [68.0, 26.0], [69.0, 27.5]]}),
+            _feature("evil_point", "Plant <em>X</em>", {"type": "Point", "coordinates": [67.5, 25.5]},
+                     kind="power_plant", status="operating", geometry_quality="point", reported_length_km=None),
+        ],
+    }
+    (folder / "hostile.geojson").write_text(json.dumps(doc), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def app():
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture(scope="session")
+def hostile_app(hostile_dir):
+    return create_app({"TESTING": True, "LAYERS_DIRS": [str(hostile_dir)]})
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def hostile_client(hostile_app):
+    return hostile_app.test_client()
+
+
+@pytest.fixture()
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def catalog(app):
+    return app.extensions["catalog"]
+
+
+_EMBEDDED = re.compile(r"var (feature_layer_\w+)_data = (\{.*?\});\n")
+
+
+@pytest.fixture(scope="session")
+def embedded_layers():
+    """Function: page HTML -> {layer_id: FeatureCollection} of the data layers the page embeds."""
+
+    def parse(html):
+        found = {}
+        for match in _EMBEDDED.finditer(html):
+            data = match.group(2)
+            # the layer's featureGroup, created right after its data, carries {"layerId": ...}
+            layer_id = re.search(r'"layerId": "([a-z0-9_]+)"', html[match.end():]).group(1)
+            found[layer_id] = json.loads(data)
+        return found
+
+    return parse

@@ -1,0 +1,191 @@
+"""Map building: parameters, display data, popups, elements and the rendered-map cache."""
+
+import json
+import re
+
+import folium
+import numpy as np
+import pytest
+import shapely
+
+from geo.stats import layer_stats
+from layers.catalog import Catalog
+from layers.errors import BadParameter, FeatureNotFound, LayerNotFound
+from webapp import assets, display, elements, mapbuilder
+from webapp.mapbuilder import MapCache, MapOptions, MapSpec
+
+OPTIONS = MapOptions(tiles_url="https://tile.example.org/{z}/{x}/{y}.png", tiles_attribution="Example tiles")
+
+
+@pytest.fixture(scope="module")
+def hostile_catalog(hostile_dir):
+    return Catalog.from_dirs(extra_dirs=[hostile_dir])
+
+
+def render(catalog, spec, options=OPTIONS):
+    return mapbuilder.render_parts(mapbuilder.build_map(catalog, spec, options))
+
+
+def test_parse_layer_ids_keeps_order_and_drops_repeats(catalog):
+    assert mapbuilder.parse_layer_ids(" tapi, north_south_pipeline,tapi ", catalog) == ("tapi", "north_south_pipeline")
+
+
+@pytest.mark.parametrize("text", ["", " , ", None])
+def test_parse_layer_ids_refuses_empty(catalog, text):
+    with pytest.raises(BadParameter) as err:
+        mapbuilder.parse_layer_ids(text, catalog)
+    assert err.value.name == "layers"
+
+
+@pytest.mark.parametrize("text", ["tapii", "../etc/passwd", "TAPI"])
+def test_parse_layer_ids_unknown_is_not_found(catalog, text):
+    with pytest.raises(LayerNotFound):
+        mapbuilder.parse_layer_ids(text, catalog)
+
+
+def test_parse_basemap():
+    assert mapbuilder.parse_basemap(None, default="osm") == "osm"
+    assert mapbuilder.parse_basemap("NONE", default="osm") == "none"
+    with pytest.raises(BadParameter) as err:
+        mapbuilder.parse_basemap("osmm", default="osm")
+    assert err.value.name == "basemap" and err.value.suggestions == ["osm"]
+
+
+def test_drawing_order_puts_points_on_top_and_the_busiest_line_layer_lowest(catalog):
+    order = mapbuilder.drawing_order(catalog, ["lng_terminals", "tapi", "pakistan_gas_grid"])
+    assert order == ("pakistan_gas_grid", "tapi", "lng_terminals")
+
+
+def test_pin_colours_of_builtin_point_layers_differ(catalog):
+    points = [lay.id for lay in catalog if lay.geometry_family == "point"]
+    colours = [mapbuilder.pin_colour(lid, elements_colour(catalog, lid))[0] for lid in points]
+    assert len(set(colours)) == len(colours)
+
+
+def elements_colour(catalog, layer_id):
+    from layers.styles import layer_colour
+
+    return layer_colour(layer_id, catalog.layer(layer_id).meta)
+
+
+def test_display_data_has_every_feature_with_status_styles(catalog):
+    data = json.loads(str(display.layer_display_js(catalog, "tapi", with_popups=True)))
+    layer = catalog.layer("tapi")
+    assert [f["properties"]["id"] for f in data["features"]] == list(layer.gdf["id"])
+    trunk = next(f for f in data["features"] if f["properties"]["id"] == "tapi_trunk")
+    assert trunk["properties"]["status"] == "proposed"
+    assert trunk["properties"]["_style"]["dashArray"] == "2 6"  # proposed: dotted
+    assert trunk["properties"]["_style"]["color"] == "#e67e22"
+    assert "Geodesic length" in trunk["properties"]["_popup"]
+    coords = np.array(trunk["geometry"]["coordinates"])
+    assert np.allclose(coords, np.round(coords, 5))
+
+
+def test_popup_figures_are_the_cached_statistics(catalog):
+    stats = layer_stats(catalog, "tapi").set_index("id")
+    popup = display.popup_fragments(catalog, "tapi")[catalog.layer("tapi").positions["tapi_trunk"]]
+    geodesic = stats.loc["tapi_trunk", "geodesic_length_km"]
+    assert abs(geodesic - 1814) / 1814 < 0.10
+    assert f"{geodesic:,.1f} km" in popup
+    pak = stats.loc["tapi_trunk", "length_by_country_km"]["PAK"]
+    assert f"Pakistan (PAK) {pak:,.1f} km" in popup
+    assert 'href="https://www.gem.wiki/' in popup
+
+
+def test_popup_escapes_properties_and_links_only_web_urls(hostile_catalog):
+    popup = display.popup_fragments(hostile_catalog, "hostile")[0]
+    assert "<script>" not in popup and "&lt;script&gt;alert(1)&lt;/script&gt;" in popup
+    assert "<svg" not in popup and "&lt;svg onload=alert(3)&gt;" in popup
+    assert "<i>evil title</i>" not in popup and "&lt;i&gt;evil title&lt;/i&gt;" in popup
+    hrefs = re.findall(r'href="([^"]*)"', popup)
+    assert hrefs == ["https://example.org/a?b=1&amp;c=2"]
+    assert "javascript:alert(document.cookie)" in popup  # shown as text, not as a link
+    assert "Schematic geometry" in popup
+
+
+def test_basemap_is_simplified_for_display_only(catalog):
+    data = json.loads(str(display.basemap_geojson(catalog, tolerance_deg=0.05)))
+    boundaries = catalog.layer("boundaries").gdf
+    assert len(data["features"]) == len(boundaries)
+    shown = sum(len(shapely.get_coordinates(shapely.from_geojson(json.dumps(f["geometry"])))) for f in data["features"])
+    assert shown < 0.5 * shapely.get_num_coordinates(boundaries.geometry.to_numpy()).sum()
+    # statistics still read the full geometry
+    assert catalog.layer("boundaries").gdf is boundaries
+
+
+def test_rendered_map_loads_no_remote_assets_and_has_the_furniture(app, catalog):
+    spec = MapSpec(("tapi", "lng_terminals"), "none", None)
+    with app.app_context():  # folium pointed at the vendored files by create_app
+        parts = render(catalog, spec)
+    page = parts.header + parts.html + parts.script
+    assert assets.remote_asset_urls(page) == []
+    assert "L.tileLayer(" not in page  # basemap none: no tiles at all
+    for marker in ("L.control.scale", "L.Control.Measure", "L.control.fullscreen", "L.Control.MiniMap",
+                   "L.Control.MousePosition", "L.control.layers", "mapsvc-legend", "L.AwesomeMarkers.icon"):
+        assert marker in page, marker
+    assert '"icon": "fire"' in page  # LNG terminal icon from layers.styles.KIND_ICON
+    assert "Global Energy Monitor, Asia Gas Tracker, May 2024 (CC BY 4.0)" in page
+    assert "Natural Earth (public domain)" in page
+
+
+def test_tiles_with_their_attribution_when_asked(catalog):
+    parts = render(catalog, MapSpec(("tapi",), "osm", None))
+    assert '"https://tile.example.org/{z}/{x}/{y}.png"' in parts.script
+    assert "Example tiles" in parts.script
+    assert "opentopomap" in parts.script  # alternatives stay selectable
+    assert "No tiles (offline)" in parts.script
+
+
+def test_focus_feature(catalog):
+    parts = render(catalog, MapSpec(("tapi",), "none", "tapi_trunk"))
+    assert '=== "tapi_trunk"' in parts.script and "openPopup()" in parts.script
+    with pytest.raises(FeatureNotFound):
+        mapbuilder.build_map(catalog, MapSpec(("tapi",), "none", "nope"), OPTIONS)
+
+
+def test_hostile_layer_title_and_attribution_are_escaped(hostile_catalog):
+    parts = render(hostile_catalog, MapSpec(("hostile",), "none", None))
+    page = parts.header + parts.html + parts.script
+    assert "<b>Evil</b>" not in page and "<img src=x" not in page and "<script>alert" not in page
+    assert "\\u0026lt;img src=x onerror=alert(5)\\u0026gt;" in page  # escaped, then JSON-encoded
+    assert "\\u0026lt;b\\u0026gt;Evil\\u0026lt;/b\\u0026gt; layer" in page  # layer control label
+
+
+def test_large_layers_fetch_popups_instead_of_embedding(catalog):
+    options = MapOptions(tiles_url="x", tiles_attribution="x", popup_embed_max=2, popup_url="/popup/{layer}/{fid}")
+    parts = render(catalog, MapSpec(("tapi", "north_south_pipeline"), "none", None), options)
+    assert '"/popup/tapi/{fid}"' in parts.script  # 3 features > 2
+    assert "fetch(url)" in parts.script
+    assert parts.script.count('"_popup"') == 1  # the 1-feature layer still embeds its popup
+
+
+def test_legend_lists_layers_present_statuses_and_schematic():
+    legend = elements.Legend(
+        layers=[{"id": "a", "title": "A <b>", "colour": "#123456", "family": "line"},
+                {"id": "p", "title": "Plants", "colour": "#2e7d32", "family": "point", "icon": "bolt",
+                 "marker_hex": "#72b026"}],
+        statuses=[{"status": "proposed", "dash": "2 6", "opacity": 0.95, "label": "proposed (dotted)"}],
+        schematic=True)
+    fmap = folium.Map(tiles=None)
+    legend.add_to(fmap)
+    html = fmap.get_root().render()
+    assert "A \\u0026lt;b\\u0026gt;" in html and "fa-bolt" in html
+    assert "proposed (dotted)" in html and 'stroke-dasharray=\\"2 6\\"' in html
+    assert "schematic (waypoints" in html
+    assert "operating (solid)" not in html
+
+
+def test_attribution_parts_split_dedupe_and_escape():
+    assert elements.attribution_parts("A; B", "B;C &") == ["A", "B", "C &amp;"]
+
+
+def test_map_cache_is_an_lru():
+    cache, calls = MapCache(2), []
+
+    def build(key):
+        return lambda: calls.append(key) or key
+
+    for key in ("a", "b", "a", "c", "a", "b"):
+        cache.get(key, build(key))
+    assert calls == ["a", "b", "c", "b"]  # 'b' evicted by 'c', rebuilt; 'a' kept as recently used
+    assert len(cache) == 2

@@ -1,0 +1,33 @@
+"""The map service: a Flask app serving maps, embeds, exports and a JSON API.
+
+``create_app(config=None)`` builds one; nothing is loaded at import time.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from webapp import api, assets, errors, export, httpcache, mapbuilder, pages
+from webapp.settings import load_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(config=None):
+    """Return a configured app: declared defaults, then ``MAPSVC_*`` environment, then ``config``.
+
+    Loads and validates the layer catalogue once, points folium at the
+    vendored assets, and registers the pages, API and export blueprints.
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(load_settings(config))
+    app.json.sort_keys = False
+    mapbuilder.init_app(app)
+    assets.init_app(app)
+    errors.init_app(app)
+    httpcache.init_app(app)
+    export.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(export.bp)
+    return app

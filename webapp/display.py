@@ -1,0 +1,219 @@
+"""Display data derived from catalogue layers, each computed once and memoised in the catalogue.
+
+JSON-ready feature properties, the statistics payload (from
+:func:`geo.stats.layer_stats`, the one source of figures for popups, pages
+and the API), escaped popup HTML, the display GeoJSON of each layer and the
+simplified vector basemap. Display geometry is rounded or simplified;
+measurement never reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+import numpy as np
+import shapely
+from markupsafe import Markup
+
+from geo.stats import layer_stats, layer_summary, records
+from layers.schema import PROPERTIES
+from layers.styles import layer_colour, line_style
+
+__all__ = [
+    "BASEMAP_LAYER",
+    "basemap_geojson",
+    "country_names",
+    "feature_properties",
+    "layer_display_js",
+    "popup_fragments",
+    "stats_payload",
+]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+_POPUP_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+                                trim_blocks=True, lstrip_blocks=True)
+
+BASEMAP_LAYER = "boundaries"
+DISPLAY_DECIMALS = 5  # ~1 m: plenty on screen, and halves the embedded JSON
+
+
+def _clean(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def feature_properties(catalog, layer_id):
+    """Each feature's properties as JSON-ready dicts (NaN -> None), in layer order."""
+
+    def compute():
+        gdf = catalog.layer(layer_id).gdf
+        table = gdf.drop(columns=gdf.geometry.name).to_dict(orient="records")
+        return [{k: _clean(v) for k, v in row.items()} for row in table]
+
+    return catalog.memo(("webapp.properties", layer_id), compute)
+
+
+def stats_payload(catalog, layer_id):
+    """``{"features": [per-feature stats], "summary": {...}}`` from the memoised layer statistics."""
+
+    def compute():
+        stats = layer_stats(catalog, layer_id)
+        return {"features": records(stats), "summary": layer_summary(stats)}
+
+    return catalog.memo(("webapp.stats-payload", layer_id), compute)
+
+
+def country_names(catalog):
+    """ISO3 -> country name, from the boundaries layer."""
+
+    def compute():
+        if BASEMAP_LAYER not in catalog:
+            return {}
+        gdf = catalog.layer(BASEMAP_LAYER).gdf
+        return dict(zip(gdf["id"], gdf["name"]))
+
+    return catalog.memo(("webapp.country-names",), compute)
+
+
+def _text(value):
+    if value is None:
+        return "\u2014"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.3f}".rstrip("0")
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _km(value):
+    return "\u2014" if value is None else f"{value:,.1f} km"
+
+
+def _is_web_url(url):
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in {"http", "https"} and bool(parts.netloc)
+
+
+def _popup_context(layer, props, stats, names):
+    order = [k for k in PROPERTIES if k in props] + [k for k in props if k not in PROPERTIES]
+    # Optional properties that are empty say nothing; required ones are shown even when null.
+    shown = [(k, _text(props[k])) for k in order
+             if k not in {"name", "sources"} and (props[k] is not None or PROPERTIES.get(k, (False,))[0])]
+    sources = [
+        {"title": str(s.get("title") or s.get("url") or "source"), "url": str(s.get("url") or "").strip(),
+         "link": _is_web_url(str(s.get("url") or ""))}
+        for s in (props.get("sources") or []) if isinstance(s, dict)
+    ]
+    route = []
+    if stats.get("geodesic_length_km") is not None:
+        ratio, sinuosity = stats.get("length_ratio"), stats.get("sinuosity")
+        route = [
+            ("Geodesic length", _km(stats["geodesic_length_km"])),
+            ("Reported length", _km(stats.get("reported_length_km"))),
+            ("Measured / reported", "\u2014" if ratio is None else f"{ratio:.3f}"),
+            ("Straight line, end to end", _km(stats.get("straight_line_km"))),
+            ("Sinuosity", "\u2014" if sinuosity is None else f"{sinuosity:.3f}"),
+            ("Border crossings", str(len(stats.get("border_crossings") or []))),
+        ]
+    by_country = [
+        {"code": code, "name": names.get(code, code), "km": _km(km)}
+        for code, km in sorted((stats.get("length_by_country_km") or {}).items(), key=lambda kv: -kv[1])
+    ]
+    return {
+        "name": _text(props.get("name")), "layer_title": layer.title, "properties": shown, "sources": sources,
+        "stats": route, "by_country": by_country, "schematic": props.get("geometry_quality") == "schematic",
+    }
+
+
+def popup_fragments(catalog, layer_id):
+    """Escaped popup HTML of every feature, in layer order (all properties, statistics, sources)."""
+
+    def compute():
+        layer = catalog.layer(layer_id)
+        template = _POPUP_ENV.get_template("popup.html")
+        names = country_names(catalog)
+        stats = stats_payload(catalog, layer_id)["features"]
+        return [template.render(**_popup_context(layer, props, row, names))
+                for props, row in zip(feature_properties(catalog, layer_id), stats)]
+
+    return catalog.memo(("webapp.popups", layer_id), compute)
+
+
+def _script_json(text):
+    """JSON text made safe inside <script>: no '<', '>', '&' or "'" left to the HTML parser."""
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+                  .replace("'", "\\u0027"))
+
+
+def _feature_collection(geoms, props_list, *, decimals=DISPLAY_DECIMALS):
+    rounded = shapely.transform(np.asarray(geoms, dtype=object), lambda xy: np.round(xy, decimals))
+    geometry_json = shapely.to_geojson(rounded)
+    features = ",".join(
+        f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False)}}}'
+        for g, p in zip(geometry_json, props_list)
+    )
+    return '{"type":"FeatureCollection","features":[' + features + "]}"
+
+
+def _feature_style(colour, props, family):
+    style = line_style(colour, props.get("status"), props.get("kind"))
+    if props.get("geometry_quality") == "schematic":
+        style["weight"] = max(2, style["weight"] - 1)
+    if family == "polygon":
+        style.update(fillColor=colour, fillOpacity=0.08, weight=1.5)
+    return style
+
+
+def layer_display_js(catalog, layer_id, *, with_popups):
+    """The layer's display FeatureCollection (styles, popups) as script-safe JSON."""
+
+    def compute():
+        layer = catalog.layer(layer_id)
+        colour = layer_colour(layer_id, layer.meta)
+        props = feature_properties(catalog, layer_id)
+        popups = popup_fragments(catalog, layer_id) if with_popups else [None] * len(props)
+        display = []
+        for p, popup in zip(props, popups):
+            family = "polygon" if layer.geometry_family == "polygon" else "other"
+            row = {k: p.get(k) for k in ("id", "name", "kind", "status", "geometry_quality")}
+            row["_style"] = _feature_style(colour, p, family)
+            if popup is not None:
+                row["_popup"] = popup
+            display.append(row)
+        return _script_json(_feature_collection(layer.gdf.geometry.to_numpy(), display))
+
+    return catalog.memo(("webapp.display", layer_id, with_popups), compute)
+
+
+def basemap_geojson(catalog, *, tolerance_deg):
+    """Country polygons simplified by ``tolerance_deg`` degrees, for display only, with label points.
+
+    Measurement never uses this geometry (it reads the layer itself).
+    """
+
+    def compute():
+        if BASEMAP_LAYER not in catalog:
+            return _script_json('{"type":"FeatureCollection","features":[]}')
+        gdf = catalog.layer(BASEMAP_LAYER).gdf
+        geoms = shapely.simplify(gdf.geometry.to_numpy(), tolerance_deg, preserve_topology=True)
+        labels = shapely.get_coordinates(shapely.point_on_surface(gdf.geometry.to_numpy()))
+        props = [{"name": str(name), "_label": [round(float(x), 3), round(float(y), 3)]}
+                 for name, (x, y) in zip(gdf["name"], labels)]
+        # Rounded to ~100 m: finer than the simplification, so nothing visible is lost.
+        return _script_json(_feature_collection(geoms, props, decimals=3))
+
+    return catalog.memo(("webapp.basemap", float(tolerance_deg)), compute)

@@ -1,0 +1,64 @@
+"""One place that turns errors into responses: JSON under /api, an HTML page elsewhere.
+
+:class:`~layers.errors.MapError` keeps its status and message; 404/405 and
+other HTTP errors get a short message; anything unexpected becomes a plain
+500 without a traceback (logged server-side).
+"""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from layers.errors import MapError
+
+__all__ = ["error_response", "init_app"]
+
+
+def init_app(app):
+    """Register the handlers on ``app``."""
+    app.register_error_handler(MapError, _map_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def _wants_json():
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def error_response(status, body):
+    """``body`` ({"error": message, ...}) as JSON for the API, as an HTML page otherwise."""
+    if _wants_json():
+        response = jsonify(body)
+        response.status_code = status
+    else:
+        catalog = current_app.extensions.get("catalog")
+        page = render_template("error.html", status=status, body=body, all_layers=list(catalog or ()))
+        response = current_app.make_response((page, status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _map_error(exc):
+    return error_response(exc.status, exc.to_dict())
+
+
+def _http_error(exc):
+    if exc.code == 404:
+        message = f"no such page or endpoint: {request.path}"
+    elif exc.code == 405:
+        allowed = sorted(getattr(exc, "valid_methods", None) or [])
+        message = f"method {request.method} not allowed here" + (f"; use {', '.join(allowed)}" if allowed else "")
+    else:
+        message = exc.description or exc.name
+    response = error_response(exc.code or 500, {"error": message})
+    if exc.code == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+def _unexpected(exc):
+    if current_app.testing:
+        raise exc  # let tests see the real traceback
+    current_app.logger.exception("unhandled error on %s", request.path)
+    return error_response(500, {"error": "internal error; the problem has been logged"})

@@ -1,0 +1,330 @@
+"""Build folium maps from catalogue layers, the style table and the cached statistics.
+
+Per-layer display data (escaped popups, display GeoJSON, the vector
+basemap) comes memoised from :mod:`webapp.display`; whole rendered maps
+are kept in a small LRU (:class:`MapCache`) keyed by (layers, basemap,
+feature), so building a map never dominates a request.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import difflib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+import folium
+import numpy as np
+from flask import current_app
+from folium import plugins
+from markupsafe import Markup
+
+from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
+from layers.errors import BadParameter, FeatureNotFound
+from layers.schema import REGION_BBOX
+from layers.styles import layer_colour, legend_entries, point_icon
+from webapp import elements
+from webapp.display import BASEMAP_LAYER, basemap_geojson, layer_display_js
+
+__all__ = [
+    "BASEMAPS",
+    "TILE_PROVIDERS",
+    "MapCache",
+    "MapOptions",
+    "MapParts",
+    "MapSpec",
+    "build_map",
+    "cached_map",
+    "current_catalog",
+    "drawing_order",
+    "init_app",
+    "overview_layer_ids",
+    "parse_basemap",
+    "parse_layer_ids",
+    "pin_colour",
+    "render_parts",
+]
+
+
+class TileProvider(NamedTuple):
+    title: str
+    url: str | None  # None: taken from the TILES_URL setting
+    attribution: str | None
+    max_zoom: int
+
+
+TILE_PROVIDERS = {
+    "osm": TileProvider("OpenStreetMap", None, None, 19),
+    "topo": TileProvider(
+        "OpenTopoMap", "https://{s}.tile.opentopomap.org/{z}/{x}/{y}.png",
+        'Map data: &copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors, SRTM '
+        '| Map style: &copy; <a href="https://opentopomap.org">OpenTopoMap</a> (CC-BY-SA)', 17),
+    "hot": TileProvider(
+        "Humanitarian OSM", "https://{s}.tile.openstreetmap.fr/hot/{z}/{x}/{y}.png",
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors, '
+        'tiles style by <a href="https://www.hotosm.org/">HOT</a> hosted by OpenStreetMap France', 19),
+}
+BASEMAPS = (*TILE_PROVIDERS, "none")
+
+# Leaflet.awesome-markers draws pins from a sprite of fixed colours; hex is the sprite's colour.
+_PIN_PALETTE = {
+    "red": "#d63e2a", "darkred": "#a23336", "lightred": "#ff8e7f", "orange": "#f69730", "green": "#72b026",
+    "darkgreen": "#728224", "lightgreen": "#bbf970", "blue": "#38aadd", "darkblue": "#0067a3",
+    "cadetblue": "#436978", "lightblue": "#8adaff", "purple": "#d252b9", "darkpurple": "#5b396b",
+    "pink": "#ff91ea", "gray": "#575757", "black": "#303030", "lightgray": "#a3a3a3",
+}
+_GREY_PINS = ("gray", "black", "lightgray")
+# Where the nearest sprite colour would make two built-in point layers alike.
+_PIN_OVERRIDES = {"lng_terminals": "cadetblue", "ports": "darkblue", "energy_projects": "green"}
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """What a map shows: the key of the rendered-map cache."""
+
+    layer_ids: tuple[str, ...]
+    basemap: str
+    feature: str | None = None
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """Deployment choices that shape every map (from the app settings)."""
+
+    tiles_url: str
+    tiles_attribution: str
+    simplify_deg: float = 0.01
+    popup_embed_max: int = 5000
+    popup_url: str | None = None  # with "{layer}" and "{fid}"; used for layers over popup_embed_max
+    collapsed_control: bool = True
+
+
+class MapParts(NamedTuple):
+    """A rendered map in the three pieces a page template places."""
+
+    header: Markup
+    html: Markup
+    script: Markup
+
+
+# --- parameters ---------------------------------------------------------------
+
+def parse_layer_ids(text, catalog, *, name="layers"):
+    """Comma-separated layer ids -> tuple, in the given order, without repeats.
+
+    Raises BadParameter when empty, LayerNotFound (404) for an unknown id.
+    """
+    ids = tuple(dict.fromkeys(part.strip() for part in (text or "").split(",") if part.strip()))
+    if not ids:
+        raise BadParameter(name, "give at least one layer id, e.g. tapi,casa1000", catalog.ids[:5])
+    for layer_id in ids:
+        catalog.layer(layer_id)
+    return ids
+
+
+def parse_basemap(text, *, default):
+    """``osm``/``topo``/``hot``/``none``; None or '' means ``default``."""
+    value = (text or default).strip().lower()
+    if value not in BASEMAPS:
+        raise BadParameter("basemap", f"must be one of {', '.join(BASEMAPS)}",
+                           difflib.get_close_matches(value, BASEMAPS, n=2))
+    return value
+
+
+def overview_layer_ids(catalog):
+    """Every layer except the boundaries, which the vector basemap already draws."""
+    return tuple(lid for lid in catalog.ids if lid != BASEMAP_LAYER)
+
+
+def drawing_order(catalog, layer_ids):
+    """Polygons first, then lines (busiest layer lowest), then points on top."""
+    rank = {"polygon": 0, "mixed": 1, "line": 2, "point": 3}
+
+    def key(lid):
+        layer = catalog.layer(lid)
+        return rank[layer.geometry_family] if len(layer.gdf) else 1, -len(layer.gdf)
+
+    return tuple(sorted(layer_ids, key=key))
+
+
+# --- the map ----------------------------------------------------------------------
+
+def _hls(hex_colour):
+    return colorsys.rgb_to_hls(*(int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)))
+
+
+def pin_colour(layer_id, colour):
+    """(awesome-markers colour name, its hex) closest in hue to the layer colour."""
+    name = _PIN_OVERRIDES.get(layer_id)
+    if name is None:
+        hue, light, sat = _hls(colour)
+        if sat < 0.2:
+            name = min(_GREY_PINS, key=lambda n: abs(_hls(_PIN_PALETTE[n])[1] - light))
+        else:
+            def distance(n):
+                h, lum, s = _hls(_PIN_PALETTE[n])
+                dh = min(abs(hue - h), 1 - abs(hue - h))
+                return (2 * dh) ** 2 + (light - lum) ** 2 + 0.25 * (sat - s) ** 2
+            name = min((n for n in _PIN_PALETTE if n not in _GREY_PINS), key=distance)
+    return name, _PIN_PALETTE[name]
+
+
+def _icons(layer_id, colour, kinds):
+    marker, _ = pin_colour(layer_id, colour)
+    icons = {}
+    for kind in sorted(set(kinds)) + [""]:
+        options = folium.Icon(color=marker, icon_color="white", icon=point_icon(kind or None), prefix="fa").options
+        icons[kind] = {folium.utilities.camelize(k): v for k, v in options.items()}
+    return icons
+
+
+def _bounds(catalog, layer_ids):
+    """(minlon, minlat, maxlon, maxlat) to show: the routes if any, else everything.
+
+    Point layers (LNG terminals along all of India's coast) would otherwise
+    pull the view away from the corridors the map is about.
+    """
+    shown = [catalog.layer(lid) for lid in layer_ids if len(catalog.layer(lid).gdf)]
+    lines = [lay for lay in shown if lay.geometry_family == "line"]
+    boxes = [lay.bbox for lay in (lines or shown)]
+    if not boxes:
+        return REGION_BBOX
+    arr = np.array(boxes)
+    return float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())
+
+
+def _legend(catalog, layer_ids):
+    layers = [catalog.layer(lid) for lid in layer_ids]
+    entries = legend_entries((lay.id, lay.title, lay.meta, lay.geometry_family) for lay in layers)
+    for row, layer in zip(entries["layers"], layers):
+        if row["family"] == "point":
+            kinds = sorted(set(layer.gdf["kind"]))
+            row["icon"] = point_icon(kinds[0]) if len(kinds) == 1 else "circle"
+            row["marker_hex"] = pin_colour(layer.id, row["colour"])[1]
+    present = {s for lay in layers for s in lay.gdf["status"].dropna()}
+    statuses = [s for s in entries["statuses"] if s["status"] in present]
+    schematic = any((lay.gdf["geometry_quality"] == "schematic").any() for lay in layers)
+    return elements.Legend(layers=entries["layers"], statuses=statuses, schematic=schematic)
+
+
+def build_map(catalog, spec, options):
+    """A folium map of ``spec.layer_ids`` with basemap, legend and the usual controls.
+
+    Raises FeatureNotFound when ``spec.feature`` is in none of the layers.
+    """
+    layer_ids = drawing_order(catalog, spec.layer_ids)
+    focus_layer = None
+    if spec.feature is not None:
+        focus_layer = next((lid for lid in layer_ids if spec.feature in catalog.layer(lid).positions), None)
+        if focus_layer is None:
+            raise FeatureNotFound(",".join(spec.layer_ids), spec.feature)
+    lon0, lat0, lon1, lat1 = _bounds(catalog, layer_ids)
+    fmap = folium.Map(location=[(lat0 + lat1) / 2, (lon0 + lon1) / 2], zoom_start=5, tiles=None,
+                      control_scale=True, min_zoom=2)
+    tiles_on = spec.basemap != "none"
+    if tiles_on:
+        for key in (spec.basemap, *(k for k in TILE_PROVIDERS if k != spec.basemap)):
+            tp = TILE_PROVIDERS[key]
+            folium.TileLayer(tp.url or options.tiles_url, attr=tp.attribution or options.tiles_attribution,
+                             name=tp.title, max_zoom=tp.max_zoom, overlay=False, show=key == spec.basemap).add_to(fmap)
+        elements.NoTilesLayer(show=False).add_to(fmap)
+    boundaries_attr = catalog.layer(BASEMAP_LAYER).attribution if BASEMAP_LAYER in catalog else "Natural Earth"
+    basemap = elements.VectorBasemap(basemap_geojson(catalog, tolerance_deg=options.simplify_deg),
+                                     attribution=boundaries_attr, tiles_on=tiles_on, region=REGION_BBOX)
+    basemap.add_to(fmap)
+    feature_layers = []
+    for lid in layer_ids:
+        layer = catalog.layer(lid)
+        colour = layer_colour(lid, layer.meta)
+        embed = options.popup_url is None or len(layer.gdf) <= options.popup_embed_max
+        popup_url = None if embed else options.popup_url.replace("{layer}", lid)
+        element = elements.FeatureLayer(
+            lid, layer_display_js(catalog, lid, with_popups=embed), title=layer.title,
+            attribution=layer.attribution, icons=_icons(lid, colour, layer.gdf["kind"]), popup_url=popup_url)
+        element.add_to(fmap)
+        feature_layers.append(element)
+    _legend(catalog, layer_ids).add_to(fmap)
+    plugins.Fullscreen(position="topleft").add_to(fmap)
+    plugins.MeasureControl(position="topleft", primary_length_unit="kilometers", secondary_length_unit="miles",
+                           primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(fmap)
+    plugins.MousePosition(position="bottomright", separator=" | ", num_digits=4, prefix="lat | lon:").add_to(fmap)
+    elements.BasemapMiniMap(basemap).add_to(fmap)
+    elements.FitView([[lat0, lon0], [lat1, lon1]]).add_to(fmap)
+    if focus_layer is not None:
+        elements.FocusFeature(feature_layers[layer_ids.index(focus_layer)], spec.feature).add_to(fmap)
+    elements.PageHooks(feature_layers).add_to(fmap)
+    folium.LayerControl(collapsed=options.collapsed_control).add_to(fmap)
+    return fmap
+
+
+def render_parts(fmap):
+    """Render ``fmap`` into (header, html, script) for a page template."""
+    root = fmap.get_root()
+    root.render()
+    return MapParts(Markup(root.header.render()), Markup(root.html.render()), Markup(root.script.render()))
+
+
+class MapCache:
+    """A thread-safe LRU of rendered :class:`MapParts` keyed by (:class:`MapSpec`, self-contained)."""
+
+    def __init__(self, size):
+        self.size = size
+        self._items = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, build):
+        """Return the cached parts for ``key``, calling ``build()`` on a miss."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        parts = build()
+        with self._lock:
+            self._items[key] = parts
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return parts
+
+    def __len__(self):
+        return len(self._items)
+
+
+
+# --- Flask glue ---------------------------------------------------------------
+
+def init_app(app):
+    """Load and validate the catalogue once, and set up the rendered-map cache.
+
+    Built-in layers plus ``LAYERS_DIRS``; a broken layer file stops start-up
+    with :class:`~layers.errors.LayerInvalid` naming file, feature and problem.
+    """
+    parse_basemap(app.config["DEFAULT_BASEMAP"], default="osm")  # a bad setting fails at start-up
+    catalog = Catalog.from_dirs(BUILTIN_LAYERS_DIR, app.config["LAYERS_DIRS"])
+    root = (app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
+    app.extensions["catalog"] = catalog
+    app.extensions["map_cache"] = MapCache(app.config["MAP_CACHE_SIZE"])
+    app.extensions["map_options"] = MapOptions(
+        tiles_url=app.config["TILES_URL"], tiles_attribution=app.config["TILES_ATTRIBUTION"],
+        simplify_deg=app.config["BASEMAP_SIMPLIFY_DEG"], popup_embed_max=app.config["POPUP_EMBED_MAX"],
+        popup_url=f"{root}/popup/{{layer}}/{{fid}}",
+    )
+
+
+def current_catalog():
+    """The catalogue of the app handling this request."""
+    return current_app.extensions["catalog"]
+
+
+def cached_map(spec, *, self_contained=False):
+    """Rendered :class:`MapParts` for ``spec``, from the app's LRU.
+
+    ``self_contained`` embeds every popup (no fetches), for exported files.
+    """
+    options = current_app.extensions["map_options"]
+    if self_contained:
+        options = replace(options, popup_url=None)
+    catalog = current_catalog()
+    return current_app.extensions["map_cache"].get(
+        (spec, self_contained), lambda: render_parts(build_map(catalog, spec, options)))

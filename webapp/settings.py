@@ -1,0 +1,105 @@
+"""The declared settings of the map service: name, default, help.
+
+``create_app`` takes the defaults from :data:`SETTINGS`, then environment
+variables named ``MAPSVC_<NAME>``, then the dict a caller (a test, the CLI)
+passes. The README documents every name here; ``tests/test_settings.py``
+checks that it does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from layers.errors import BadParameter
+
+__all__ = ["ENV_PREFIX", "SETTINGS", "Setting", "load_settings", "parse_bool", "parse_list"]
+
+ENV_PREFIX = "MAPSVC_"
+
+
+def parse_list(text: str) -> tuple[str, ...]:
+    """Split a folder list on ``os.pathsep`` (``:`` on Linux) or commas; drop blanks."""
+    parts = text.replace(",", os.pathsep).split(os.pathsep)
+    return tuple(p.strip() for p in parts if p.strip())
+
+
+def parse_bool(text: str) -> bool:
+    """``1/true/yes/on`` -> True, ``0/false/no/off`` -> False."""
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (use true or false)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"{text!r} must be >= 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(f"{text!r} must be >= 0")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name, default value, help text and how to parse it from text."""
+
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("LAYERS_DIRS", (), "Extra folders of user GeoJSON layers, loaded and validated at start-up "
+            "beside the built-in data/layers/ (environment: separated by ':' or ',').", parse_list),
+    Setting("DEFAULT_BASEMAP", "osm", "Basemap when a page has no ?basemap=: 'osm', 'topo', 'hot' "
+            "(tiles, need network) or 'none' (the offline vector basemap only)."),
+    Setting("TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "URL template of the 'osm' tile layer; point it at a local tile server to keep tiles offline."),
+    Setting("TILES_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+            "contributors", "Attribution HTML of the 'osm' tile layer (trusted: it comes from the operator)."),
+    Setting("BASEMAP_SIMPLIFY_DEG", 0.01, "Tolerance in degrees for simplifying the boundaries of the vector "
+            "basemap. Display only: measurement always uses the full geometry.", _non_negative_float),
+    Setting("MAP_CACHE_SIZE", 64, "How many rendered maps (per layers, basemap, feature) to keep in memory.",
+            _positive_int),
+    Setting("POPUP_EMBED_MAX", 5000, "Layers with more features than this fetch each popup from /popup/<layer>/<fid> "
+            "when it opens instead of embedding all of them in the page (exports always embed).", _positive_int),
+    Setting("CACHE_MAX_AGE", 300, "Cache-Control max-age in seconds for API and page responses.", _positive_int),
+    Setting("GZIP_MIN_BYTES", 1024, "Responses at least this large are gzip-compressed when the client accepts "
+            "gzip (0 disables compression).", _positive_int),
+    Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG static map exports.", _positive_int),
+    Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG static map exports.", _positive_int),
+)
+
+
+def load_settings(overrides: dict | None = None, *, environ: dict | None = None) -> dict:
+    """Return the settings dict: declared defaults, then ``MAPSVC_*`` variables, then ``overrides``.
+
+    ``overrides`` may hold any Flask config key too (``TESTING`` ...); those pass
+    through untouched. A malformed environment value raises
+    :class:`~layers.errors.BadParameter` naming the variable.
+    """
+    environ = os.environ if environ is None else environ
+    config = {s.name: s.default for s in SETTINGS}
+    for setting in SETTINGS:
+        key = ENV_PREFIX + setting.name
+        if key in environ:
+            try:
+                config[setting.name] = setting.parse(environ[key])
+            except ValueError as exc:
+                raise BadParameter(key, str(exc)) from None
+    config.update(overrides or {})
+    dirs = config["LAYERS_DIRS"]
+    config["LAYERS_DIRS"] = parse_list(dirs) if isinstance(dirs, str) else tuple(str(d) for d in dirs)
+    return config
