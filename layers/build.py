@@ -13,7 +13,7 @@ from pathlib import Path
 from layers.catalog import BUILTIN_LAYERS_DIR, DATA_DIR, read_layer_file
 from layers.errors import MapError
 from layers.importers import gem, naturalearth
-from layers.importers.common import slug
+from layers.importers.common import dedupe_ids, slug
 from layers.schema import REGION_BBOX
 from layers.styles import LAYER_COLOURS
 
@@ -146,18 +146,7 @@ def _lng_terminals(rows):
     inside = [r for r in rows if r["type"] == "lng_terminal" and r["lat"] and r["lng"]
               and lon0 <= float(r["lng"]) <= lon1 and lat0 <= float(r["lat"]) <= lat1]
     feats = [gem.point_feature(r, kind="lng_terminal") for r in inside]
-    return _dedupe_ids(sorted(feats, key=lambda f: f["properties"]["id"]))
-
-
-def _dedupe_ids(features):
-    """Suffix repeated ids (_2, _3 …) in file order so ids stay unique and stable."""
-    seen = {}
-    for f in features:
-        fid = f["properties"]["id"]
-        seen[fid] = seen.get(fid, 0) + 1
-        if seen[fid] > 1:
-            f["properties"]["id"] = f"{fid}_{seen[fid]}"
-    return features
+    return dedupe_ids(sorted(feats, key=lambda f: f["properties"]["id"]))
 
 
 def _schematic_layers(rows):

@@ -6,7 +6,7 @@ import unicodedata
 import numpy as np
 import shapely
 
-__all__ = ["slug", "ISO3_BY_NAME", "ISO3_BY_ISO2", "iso3_list", "make_feature", "round_geometry"]
+__all__ = ["dedupe_ids", "slug", "ISO3_BY_NAME", "ISO3_BY_ISO2", "iso3_list", "make_feature", "round_geometry"]
 
 # Country names as GEM and Natural Earth spell them -> ISO 3166-1 alpha-3.
 ISO3_BY_NAME = {
@@ -66,3 +66,14 @@ def make_feature(geom, properties):
 def lonlat_array(points):
     """[(lon, lat), ...] -> float array (n, 2)."""
     return np.asarray(points, dtype=float).reshape(-1, 2)
+
+
+def dedupe_ids(features):
+    """Suffix repeated ids (_2, _3 …) in list order so ids stay unique and stable."""
+    seen = {}
+    for f in features:
+        fid = f["properties"]["id"]
+        seen[fid] = seen.get(fid, 0) + 1
+        if seen[fid] > 1:
+            f["properties"]["id"] = f"{fid}_{seen[fid]}"
+    return features

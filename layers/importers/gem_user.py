@@ -25,7 +25,7 @@ from layers.build import write_layer
 from layers.catalog import read_layer_file
 from layers.errors import BadParameter, ImportFailed, MapError
 from layers.importers import gem
-from layers.importers.common import ISO3_BY_NAME, slug
+from layers.importers.common import ISO3_BY_NAME, dedupe_ids, slug
 from layers.index import parse_bbox, validate_bbox
 
 __all__ = ["LAYER_TYPES", "select_rows", "type_features", "import_gem", "main"]
@@ -116,17 +116,6 @@ def select_rows(rows, *, gem_type, countries=None, bbox=None, max_segment_km=DEF
     return picked, geoms, skipped
 
 
-def _dedupe(features):
-    """Suffix repeated ids (_2, _3 ...) in row order, so ids stay unique and stable."""
-    seen = {}
-    for f in features:
-        fid = f["properties"]["id"]
-        seen[fid] = seen.get(fid, 0) + 1
-        if seen[fid] > 1:
-            f["properties"]["id"] = f"{fid}_{seen[fid]}"
-    return features
-
-
 def type_features(rows, geoms, *, gem_type, max_segment_km=DEFAULT_MAX_SEGMENT_KM):
     """Feature dicts for rows of one GEM type (pipelines densified on the geodesic)."""
     _, kind, _ = LAYER_TYPES[gem_type]
@@ -146,7 +135,7 @@ def type_features(rows, geoms, *, gem_type, max_segment_km=DEFAULT_MAX_SEGMENT_K
         except ImportFailed as exc:
             raise ImportFailed(f"GEM row {row['project']!r}", exc.problem) from None
         features.append(feat)
-    return _dedupe(features)
+    return dedupe_ids(features)
 
 
 def _layer_document(layer_id, gem_type, features, *, source, filters):
