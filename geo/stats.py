@@ -161,4 +161,6 @@ _DIGITS = {"geodesic_length_km": 1, "reported_length_km": 1, "length_ratio": 3, 
 
 
 def _md_cell(value):
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    # Markdown passes raw HTML through to the reader: names are text, so escape it (and the table's pipes)
+    return (str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+            .replace("\n", " "))

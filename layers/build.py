@@ -110,6 +110,7 @@ def _tapi(by_name):
     for i, branch in enumerate(branches, start=1):
         features.append(gem.pipeline_feature(
             row, fid=f"tapi_branch_{i}", geometry=branch, name=f"TAPI branch {i} (GEM route segment {i + 1})",
+            countries=["AFG"],  # GEM lists the whole project's countries; both branches lie in Afghanistan
             description="Short branch traced by GEM as part of the TAPI route; no published length.",
         ))
     return features

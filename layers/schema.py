@@ -36,6 +36,7 @@ STATUSES = ("operating", "construction", "proposed", "shelved", "cancelled", "mo
 GEOMETRY_QUALITIES = ("traced", "schematic", "point")
 LAYER_ID_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 ISO3_RE = re.compile(r"^[A-Z]{3}$")
+COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")  # maps, legends and the static export all read #rrggbb
 
 # name -> (required, description); the README's schema table is generated from this
 PROPERTIES = {
@@ -52,7 +53,8 @@ PROPERTIES = {
     "capacity_unit": (False, "e.g. bcm/y, MMcf/d, MW"),
     "length_note": (False, "why the measured length differs from the reported one"),
 }
-FEATURE_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+# no all-dot ids: browsers and HTTP clients normalise /popup/<layer>/.. away
+FEATURE_ID_RE = re.compile(r"^(?!\.+$)[A-Za-z0-9_.\-]{1,128}$")
 METADATA_REQUIRED = ("id", "title", "description", "attribution", "licence")
 
 
@@ -65,6 +67,10 @@ def validate_metadata(meta, file):
             raise LayerInvalid(file, None, f"metadata.{key} must be a non-empty string")
     if not LAYER_ID_RE.match(meta["id"]):
         raise LayerInvalid(file, None, f"metadata.id {meta['id']!r} must match {LAYER_ID_RE.pattern}")
+    style = meta.get("style") or {}
+    colour = style.get("color") if isinstance(style, dict) else None
+    if not isinstance(style, dict) or not (colour is None or (isinstance(colour, str) and COLOUR_RE.match(colour))):
+        raise LayerInvalid(file, None, f"metadata.style.color {colour!r} must be a colour like #e67e22")
     return meta
 
 

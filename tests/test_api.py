@@ -55,7 +55,7 @@ def test_bbox_filter(client, catalog):
 @pytest.mark.parametrize("query, parameter", [
     ("bbox=1,2,3", "bbox"), ("bbox=a,b,c,d", "bbox"), ("bbox=10,10,5,5", "bbox"), ("bbox=0,0,200,10", "bbox"),
     ("bbox=nan,1,2,3", "bbox"), ("status=porposed", "status"), ("kind=", "kind"), ("stauts=proposed", "stauts"),
-    ("geometry=x", "geometry"),
+    ("geometry=x", "geometry"), ("=proposed", "(unnamed)"),
 ])
 def test_malformed_parameters_are_400_naming_them(client, query, parameter):
     response = client.get(f"/api/layers/tapi?{query}")
@@ -148,3 +148,153 @@ def test_pages_are_compressed_too(client):
     response = client.get("/map/tapi", headers={"Accept-Encoding": "gzip"})
     assert response.headers["Content-Encoding"] == "gzip"
     assert b"TAPI gas pipeline" in gzip.decompress(response.data)
+
+
+# --- bbox through the spatial index, paging, cheap revalidation ----------------------------
+
+KARACHI = "66.9,24.75,67.25,25.05"
+LAHORE_LINES = {"sahiwal_lahore_gas_pipeline_i", "sawan_lahore_gas_pipeline", "faisalabad_shahdara_gas_pipeline_i",
+                "faisalabad_shahdara_gas_pipeline_ii", "shahdara_gujranwala_rahwali_gas_pipeline"}
+
+
+def test_bbox_over_karachi_returns_the_lines_touching_it_and_not_lahores(client):
+    body = client.get(f"/api/layers/pakistan_gas_grid?bbox={KARACHI}").get_json(force=True)
+    found = {f["id"] for f in body["features"]}
+    assert found == {"bajara_karachi_loopline", "dadu_malir_karachi_gas_pipeline", "iran_pakistan_india_pipeline",
+                     "kadanwari_malir_karachi_gas_pipeline", "nawabshah_karachi_gas_pipeline",
+                     "pakistan_stream_gas_pipeline"}  # Pakistan Stream runs Karachi to Lahore
+    assert not found & LAHORE_LINES
+    assert body["numberMatched"] == body["numberReturned"] == 6 and "next_offset" not in body
+    lahore = ids(client.get("/api/layers/pakistan_gas_grid?bbox=74.15,31.4,74.5,31.7"))
+    assert lahore == LAHORE_LINES | {"pakistan_stream_gas_pipeline"}
+
+
+def test_paging_slices_in_layer_order_with_next_offset(client, catalog):
+    order = list(catalog.layer("pakistan_gas_grid").gdf["id"])
+    assert len(order) == 70
+    first = client.get("/api/layers/pakistan_gas_grid?limit=25").get_json(force=True)
+    assert [f["id"] for f in first["features"]] == order[:25]
+    assert (first["numberMatched"], first["numberReturned"], first["next_offset"]) == (70, 25, 25)
+    assert first["links"] == [{"rel": "next", "type": "application/geo+json",
+                               "href": "/api/layers/pakistan_gas_grid?limit=25&offset=25"}]
+    second = client.get(first["links"][0]["href"]).get_json(force=True)
+    assert [f["id"] for f in second["features"]] == order[25:50] and second["next_offset"] == 50
+    last = client.get("/api/layers/pakistan_gas_grid?limit=25&offset=50").get_json(force=True)
+    assert [f["id"] for f in last["features"]] == order[50:]
+    assert last["numberReturned"] == 20 and "next_offset" not in last and "links" not in last
+    beyond = client.get("/api/layers/pakistan_gas_grid?offset=70").get_json(force=True)
+    assert beyond["features"] == [] and beyond["numberMatched"] == 70
+    whole = client.get("/api/layers/pakistan_gas_grid").get_json(force=True)
+    assert (whole["numberMatched"], whole["numberReturned"]) == (70, 70)
+
+
+def test_paging_composes_with_filters_and_links_keep_them(client, catalog):
+    grid = catalog.layer("pakistan_gas_grid").gdf
+    operating = list(grid.loc[grid.status == "operating", "id"])
+    body = client.get("/api/layers/pakistan_gas_grid?status=operating&limit=10&offset=10").get_json(force=True)
+    assert [f["id"] for f in body["features"]] == operating[10:20]
+    assert body["numberMatched"] == len(operating) and body["next_offset"] == 20
+    assert body["links"][0]["href"] == "/api/layers/pakistan_gas_grid?status=operating&limit=10&offset=20"
+    # spelling does not matter: values are sorted and de-duplicated into one canonical query
+    a = client.get("/api/layers/pakistan_gas_grid?status=proposed,operating&limit=5")
+    b = client.get("/api/layers/pakistan_gas_grid?status=operating&status=proposed&status=operating&limit=5")
+    assert a.headers["ETag"] == b.headers["ETag"] and a.data == b.data
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("limit=0", "limit"), ("limit=-3", "limit"), ("limit=ten", "limit"), ("limit=2.5", "limit"), ("limit=", "limit"),
+    ("limit=10001", "limit"), ("offset=-1", "offset"), ("offset=x", "offset"), ("offset=1e3", "offset"),
+    ("limit=5&offset=abc", "offset"), ("page=2", "page"),
+])
+def test_bad_paging_values_are_400_naming_the_parameter(client, query, parameter):
+    response = client.get(f"/api/layers/pakistan_gas_grid?{query}")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["parameter"] == parameter and parameter in body["error"]
+
+
+def test_filtered_304_is_answered_without_building_the_body(app, client):
+    url = f"/api/layers/pakistan_gas_grid?bbox={KARACHI}&status=operating"
+    first = client.get(url)
+    etag = first.headers["ETag"]
+    assert first.status_code == 200
+    assert {f["id"] for f in first.get_json(force=True)["features"]} == {  # not the proposed/cancelled ones
+        "bajara_karachi_loopline", "dadu_malir_karachi_gas_pipeline", "kadanwari_malir_karachi_gas_pipeline",
+        "nawabshah_karachi_gas_pipeline"}
+    bodies = app.extensions["api_bodies"]
+    app.extensions["api_bodies"] = type(bodies)(bodies.max_bytes)  # forget every serialised body
+    try:
+        again = client.get(url, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
+        assert again.headers["Cache-Control"].startswith("public") and "Accept-Encoding" in again.headers["Vary"]
+        assert len(app.extensions["api_bodies"]) == 0  # nothing was serialised for the 304
+        packed = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert packed.headers["ETag"] == etag[:-1] + '-gz"'
+        assert client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}
+                          ).status_code == 304
+    finally:
+        app.extensions["api_bodies"] = bodies
+    other = client.get(f"/api/layers/pakistan_gas_grid?bbox={KARACHI}&status=operating&limit=2")
+    assert other.headers["ETag"] != etag
+
+
+def test_body_cache_is_bounded_in_bytes():
+    from webapp.httpcache import BodyCache
+
+    cache, built = BodyCache(10), []
+
+    def body(key, size):
+        return lambda: built.append(key) or (b"x" * size, key)
+
+    cache.get("a", body("a", 4))
+    cache.get("b", body("b", 4))
+    cache.get("a", body("a", 4))  # hit: 'a' becomes most recent
+    cache.get("c", body("c", 4))  # 12 bytes > 10: drops 'b'
+    assert built == ["a", "b", "c"] and cache.size_bytes == 8 and len(cache) == 2
+    cache.get("b", body("b", 4))
+    assert built[-1] == "b"
+    assert cache.get("big", body("big", 11)) == (b"x" * 11, "big") and len(cache) == 2  # too big: not kept
+
+
+# --- display geometry for maps ----------------------------------------------------------------
+
+def test_display_endpoint_serves_the_zoom_band_geometry(client, catalog):
+    import shapely
+
+    from geo.simplify import cached_display
+
+    response = client.get("/api/layers/pakistan_gas_grid/display?zoom_band=1")
+    assert response.status_code == 200 and response.mimetype == "application/geo+json"
+    body = response.get_json(force=True)
+    shown = shapely.from_geojson([json.dumps(f["geometry"]) for f in body["features"]])
+    expected = cached_display(catalog, "pakistan_gas_grid", 1).geometry.to_numpy()
+    assert shapely.equals_exact(shown, expected, tolerance=1e-9).all()
+    props = body["features"][0]["properties"]
+    assert set(props) <= {"id", "name", "kind", "status", "geometry_quality", "_s"}  # 70 > 50: popups fetched
+    assert body["styles"][props["_s"]]["color"]
+    tapi = client.get("/api/layers/tapi/display?zoom_band=0").get_json(force=True)
+    assert "Geodesic length" in tapi["features"][0]["properties"]["_popup"]  # 3 features: popups embedded
+    etag = response.headers["ETag"]
+    assert client.get("/api/layers/pakistan_gas_grid/display?zoom_band=1",
+                      headers={"If-None-Match": etag}).status_code == 304
+
+
+@pytest.mark.parametrize("query", ["", "?zoom_band=6", "?zoom_band=-1", "?zoom_band=x", "?zoom=3"])
+def test_display_endpoint_bad_band_is_400(client, query):
+    response = client.get(f"/api/layers/pakistan_gas_grid/display{query}")
+    assert response.status_code == 400
+    assert response.get_json()["parameter"] in {"zoom_band", "zoom"}
+
+
+def test_countries_filter_refuses_a_non_iso3_value(client):
+    response = client.get("/api/layers/tapi?countries=Pakistan")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["parameter"] == "countries" and "ISO 3166-1 alpha-3" in body["error"]
+    assert client.get("/api/layers/tapi?countries=PAK").get_json()["numberMatched"] == 1
+
+
+def test_error_bodies_clip_echoed_input(client):
+    response = client.get("/api/layers/tapi?bbox=" + "1" * 100_000)
+    assert response.status_code == 400
+    assert len(response.data) < 2_000

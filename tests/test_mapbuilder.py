@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
+from geo.geodesic import geodesic_length_km
 from geo.stats import layer_stats
 from layers.catalog import Catalog
 from layers.errors import BadParameter, FeatureNotFound, LayerNotFound
@@ -74,11 +75,67 @@ def test_display_data_has_every_feature_with_status_styles(catalog):
     assert [f["properties"]["id"] for f in data["features"]] == list(layer.gdf["id"])
     trunk = next(f for f in data["features"] if f["properties"]["id"] == "tapi_trunk")
     assert trunk["properties"]["status"] == "proposed"
-    assert trunk["properties"]["_style"]["dashArray"] == "2 6"  # proposed: dotted
-    assert trunk["properties"]["_style"]["color"] == "#e67e22"
+    style = data["styles"][trunk["properties"]["_s"]]  # one shared style per look, indexed by the feature
+    assert style["dashArray"] == "2 6"  # proposed: dotted
+    assert style["color"] == "#e67e22"
     assert "Geodesic length" in trunk["properties"]["_popup"]
     coords = np.array(trunk["geometry"]["coordinates"])
     assert np.allclose(coords, np.round(coords, 5))
+    # full geometry (rounded) when no zoom band is asked for
+    assert len(coords) == shapely.get_num_coordinates(layer.gdf.geometry.iloc[layer.positions["tapi_trunk"]])
+
+
+def test_display_properties_are_slim(catalog):
+    data = json.loads(str(display.layer_display_js(catalog, "pakistan_gas_grid", with_popups=False)))
+    grid = catalog.layer("pakistan_gas_grid").gdf
+    keys = {k for f in data["features"] for k in f["properties"]}
+    assert keys <= {"id", "name", "kind", "status", "geometry_quality", "_s"}
+    assert "sources" not in keys and "_popup" not in keys and "reported_length_km" not in keys
+    assert len(data["styles"]) == len({(s, q) for s, q in zip(grid["status"], grid["geometry_quality"])})
+    statuses = {f["properties"]["status"]: data["styles"][f["properties"]["_s"]] for f in data["features"]}
+    assert statuses["operating"]["dashArray"] is None and statuses["proposed"]["dashArray"] == "2 6"
+
+
+def test_zoom_band_display_is_simplified_and_stats_are_not(catalog):
+    from geo.simplify import cached_display
+
+    full = catalog.layer("pakistan_gas_grid").gdf
+    data = json.loads(str(display.layer_display_js(catalog, "pakistan_gas_grid", with_popups=False, zoom_band=0)))
+    shown = shapely.from_geojson([json.dumps(f["geometry"]) for f in data["features"]])
+    expected = cached_display(catalog, "pakistan_gas_grid", 0).geometry.to_numpy()
+    assert shapely.equals_exact(shown, expected, tolerance=1e-9).all()
+    assert shapely.get_num_coordinates(shown).sum() < 0.5 * shapely.get_num_coordinates(full.geometry.to_numpy()).sum()
+    # within half a pixel at zoom 4 (band 0's top zoom) of the real routes
+    assert shapely.hausdorff_distance(shown, full.geometry.to_numpy()).max() < 0.5 * 360 / 256 / 2 ** 4
+    # statistics come from the full geometry (rounded to metres), not from the shorter simplified lines
+    stats_km = layer_stats(catalog, "pakistan_gas_grid")["geodesic_length_km"].to_numpy()
+    assert stats_km == pytest.approx(geodesic_length_km(full.geometry), abs=5e-4)
+    assert stats_km.sum() - geodesic_length_km(shown).sum() > 1.0
+
+
+def test_fit_zoom():
+    # Pakistan and neighbours in a 1000 x 600 view: 18 deg of 360 is 1/20 of the world, 1000 px wide at
+    # 256 * 2**z / 20 px per span -> z = floor(log2(78.1)) = 6 by width; 15 deg of latitude limits it to 5
+    assert mapbuilder.fit_zoom((60, 23, 78, 38)) == 5
+    assert mapbuilder.fit_zoom((-4.5, -9.6, 143.9, 53.8)) == 3  # the GEM Asia pipelines: floor(log2(9.5))
+    assert mapbuilder.fit_zoom((-180, -85, 180, 85)) == mapbuilder.MIN_ZOOM
+    assert mapbuilder.fit_zoom((67.0, 24.8, 67.0, 24.8)) == mapbuilder.FIT_MAX_ZOOM  # one point
+
+
+def test_large_layers_embed_a_zoom_band_and_fetch_finer(catalog, embedded_layers):
+    options = MapOptions(tiles_url="x", tiles_attribution="x", popup_url="/popup/{layer}/{fid}",
+                         display_url="/api/layers/{layer}/display?zoom_band={band}", simplify_min_vertices=1000)
+    assert mapbuilder.display_band(catalog, "pakistan_gas_grid", options, 5) == 1  # 1,933 vertices > 1,000
+    assert mapbuilder.display_band(catalog, "tapi", options, 5) is None  # 244 vertices: full geometry
+    parts = render(catalog, MapSpec(("pakistan_gas_grid", "tapi"), "none", None), options)
+    assert parts.script.count('"/api/layers/pakistan_gas_grid/display?zoom_band={band}"') == 1
+    assert "/api/layers/tapi/display" not in parts.script
+    # each band's first zoom, then the embedded band: 1 (zooms 5-6) for a view fitting the gas grid
+    assert '[0, 5, 7, 9, 11, 13], 1);' in parts.script and 'map.on("zoomend", refine)' in parts.script
+    shown = embedded_layers(str(parts.script))
+    band1 = json.loads(str(display.layer_display_js(catalog, "pakistan_gas_grid", with_popups=False, zoom_band=1)))
+    assert shown["pakistan_gas_grid"] == band1  # simplified, slim, popups fetched (70 features > 50)
+    assert "_popup" in shown["tapi"]["features"][0]["properties"]  # 3 features: embedded
 
 
 def test_popup_figures_are_the_cached_statistics(catalog):

@@ -140,3 +140,93 @@ def test_hostile_layer_is_escaped_everywhere(hostile_client, embedded_layers):
 def test_hostile_tooltips_use_text_not_markup(hostile_client):
     page = text(hostile_client.get("/map/hostile"))
     assert "tip.textContent = f.properties.name" in page
+
+
+# --- large user layers: slim properties, popups fetched, zoom-band geometry -----------------------
+
+BIG_FEATURES = 60  # > POPUP_EMBED_MAX (50)
+BIG_VERTICES = 120  # per line: 7,200 in all > DISPLAY_SIMPLIFY_MIN_VERTICES (5,000)
+
+
+@pytest.fixture(scope="module")
+def big_client(tmp_path_factory):
+    """An app serving, beside the built-in layers, a user layer of 60 wiggly lines across Sindh and Punjab."""
+    import json
+
+    import numpy as np
+
+    from webapp import create_app
+
+    folder = tmp_path_factory.mktemp("big_layer")
+    t = np.linspace(0.0, 1.0, BIG_VERTICES)
+    features = []
+    for i in range(BIG_FEATURES):
+        lon = 66.5 + 7.0 * t
+        lat = 24.5 + 0.1 * i + 0.004 * np.sin(40 * np.pi * t)  # 400 m wiggles: under half a pixel at zoom 6
+        line = {"type": "LineString", "coordinates": np.c_[lon, lat].round(6).tolist()}
+        features.append({"type": "Feature", "geometry": line,
+                         "properties": {
+                             "id": f"line_{i:02d}", "name": f"Line {i} <b>bold</b>", "kind": "gas_pipeline",
+                             "status": "operating", "countries": ["PAK"], "reported_length_km": 700.0,
+                             "geometry_quality": "traced", "licence": "CC BY 4.0",
+                             "sources": [{"title": "Survey & notes", "url": "https://example.org/s?a=1&b=2"}],
+                             "operator": f"<img src=x onerror=alert({i})>",
+                             "description": "x" * 400}})
+    doc = {"type": "FeatureCollection", "features": features,
+           "metadata": {"id": "big_lines", "title": "Big lines", "description": "Many wiggly lines.",
+                        "attribution": "Example", "licence": "CC BY 4.0"}}
+    (folder / "big_lines.geojson").write_text(json.dumps(doc), encoding="utf-8")
+    return create_app({"TESTING": True, "LAYERS_DIRS": [str(folder)]}).test_client()
+
+
+def test_large_served_map_is_slim_and_fetches_popups(big_client, embedded_layers):
+    page = text(big_client.get("/map/big_lines"))
+    data = embedded_layers(page)["big_lines"]
+    assert [f["properties"]["id"] for f in data["features"]] == [f"line_{i:02d}" for i in range(BIG_FEATURES)]
+    for feature in data["features"]:
+        assert set(feature["properties"]) == {"id", "name", "kind", "status", "_s"}
+    assert "xxxxxxxxxx" not in page and "onerror" not in page  # no description, no operator, no popups
+    assert '"/popup/big_lines/{fid}"' in page and '"/api/layers/big_lines/display?zoom_band={band}"' in page
+    # the popup fetched on click has every property, escaped, and the route statistics
+    popup = text(big_client.get("/popup/big_lines/line_07"))
+    assert "&lt;img src=x onerror=alert(7)&gt;" in popup and "<img" not in popup
+    assert "Line 7 &lt;b&gt;bold&lt;/b&gt;" in popup and "x" * 400 in popup
+    assert 'href="https://example.org/s?a=1&amp;b=2"' in popup and "Survey &amp; notes" in popup
+    stats = big_client.get("/api/layers/big_lines/stats").get_json()["features"][7]
+    assert f'{stats["geodesic_length_km"]:,.1f} km' in popup
+
+
+def test_served_map_draws_simplified_geometry_but_stats_use_the_full_one(big_client, embedded_layers):
+    import json
+
+    import shapely
+
+    from geo.geodesic import geodesic_length_km
+    from geo.simplify import cached_display, zoom_band
+    from webapp.mapbuilder import fit_zoom
+
+    app = big_client.application
+    catalog = app.extensions["catalog"]
+    full = catalog.layer("big_lines").gdf
+    band = zoom_band(fit_zoom(catalog.layer("big_lines").bbox))
+    assert band == 1  # a 7 x 6 degree view: zoom 6
+    data = embedded_layers(text(big_client.get("/map/big_lines")))["big_lines"]
+    shown = shapely.from_geojson([json.dumps(f["geometry"]) for f in data["features"]])
+    assert shapely.equals_exact(shown, cached_display(catalog, "big_lines", band).geometry.to_numpy(), 1e-9).all()
+    assert shapely.get_num_coordinates(shown).sum() < 0.25 * BIG_FEATURES * BIG_VERTICES
+    # no visible change: within half a pixel at zoom 6 (~0.011 deg at 25-30 N)
+    assert shapely.hausdorff_distance(shown, full.geometry.to_numpy()).max() < 0.5 * 360 / 256 / 2 ** 6
+    body = big_client.get("/api/layers/big_lines/stats").get_json()
+    expected = layer_stats(catalog, "big_lines")
+    assert [r["geodesic_length_km"] for r in body["features"]] == list(expected["geodesic_length_km"])
+    assert expected["geodesic_length_km"].to_numpy() == pytest.approx(geodesic_length_km(full.geometry), abs=5e-4)
+    # the wiggles are real length: the simplified lines are measurably shorter than the measured figures
+    assert (expected["geodesic_length_km"].to_numpy() - geodesic_length_km(shown)).min() > 0.5
+
+
+def test_export_of_a_large_layer_keeps_everything_inline(big_client, embedded_layers):
+    page = big_client.get("/export?layers=big_lines&format=html").get_data(as_text=True)
+    data = embedded_layers(page)["big_lines"]
+    assert all("_popup" in f["properties"] for f in data["features"])
+    assert sum(len(f["geometry"]["coordinates"]) for f in data["features"]) == BIG_FEATURES * BIG_VERTICES
+    assert "/popup/big_lines" not in page and "/display?zoom_band" not in page

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp import api, assets, errors, export, httpcache, mapbuilder, pages
+from webapp import analysis, api, assets, errors, export, httpcache, mapbuilder, openapi, pages, security
 from webapp.settings import load_settings
 
 __all__ = ["create_app"]
@@ -25,9 +25,12 @@ def create_app(config=None):
     mapbuilder.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     httpcache.init_app(app)
     export.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(export.bp)
+    app.register_blueprint(analysis.bp)
+    app.register_blueprint(openapi.bp)
     return app

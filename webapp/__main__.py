@@ -1,20 +1,27 @@
 """``python -m webapp [serve|export] ...``: run the map service, or export maps and statistics.
 
     python -m webapp serve [--host 127.0.0.1] [--port 5000] [--layers-dir DIR]
+    python -m webapp serve --production [--threads 16] [--trusted-proxy 127.0.0.1]   (or MAPSVC_PRODUCTION=1)
     python -m webapp export --layers tapi,casa1000 --out tapi_casa.html [--basemap none|osm]
     python -m webapp export --layers tapi --out tapi.png [--format png|svg] [--width 1600 --height 1000]
     python -m webapp export --stats --layers tapi,casa1000 --format csv|json|md [--out FILE]
+    python -m webapp export --corridor tapi:tapi_trunk --width-km 50 [--with places,ports] --out corridor.html
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from pathlib import Path
 
 from layers.errors import MapError
+from webapp.settings import ENV_PREFIX, parse_bool
 
-__all__ = ["build_parser", "main", "run_export", "serve", "warm_up"]
+__all__ = ["PRODUCTION_ENV", "build_parser", "main", "production_waitress_options", "run_export", "serve", "warm_up"]
+
+PRODUCTION_ENV = ENV_PREFIX + "PRODUCTION"
 
 
 def build_parser():
@@ -27,6 +34,11 @@ def build_parser():
     serve_p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve_p.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     serve_p.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve_p.add_argument("--production", action="store_true",
+                         help=f"production serving (also {PRODUCTION_ENV}=1): error logging, connection limits, no "
+                              "server version in headers, X-Forwarded-* honoured from --trusted-proxy")
+    serve_p.add_argument("--trusted-proxy", metavar="ADDR",
+                         help="with --production: address of the reverse proxy whose X-Forwarded-* headers to trust")
     serve_p.add_argument("--layers-dir", action="append", default=[], metavar="DIR", dest="sub_layers_dir",
                          help="extra folder of user GeoJSON layers (repeatable)")
     export_p = sub.add_parser("export", help="write a self-contained HTML map, a PNG/SVG map, or statistics")
@@ -35,6 +47,9 @@ def build_parser():
     export_p.add_argument("--format", choices=["html", "png", "svg", "csv", "json", "md"],
                           help="map: html|png|svg (default from --out suffix, else html); --stats: csv|json|md")
     export_p.add_argument("--stats", action="store_true", help="export the route-statistics table instead of a map")
+    export_p.add_argument("--corridor", metavar="LAYER:FID", help="html map of the corridor of this route instead")
+    export_p.add_argument("--width-km", default="50", help="with --corridor: half-width of the band (0 < km <= 500)")
+    export_p.add_argument("--with", dest="with_layers", help="with --corridor: layers to search, e.g. places,ports")
     export_p.add_argument("--basemap", default="none", help="html only: none (default, fully offline) or osm/topo/hot")
     export_p.add_argument("--width", type=int, help="png/svg width in pixels")
     export_p.add_argument("--height", type=int, help="png/svg height in pixels")
@@ -47,21 +62,52 @@ def warm_up(app):
     """Compute every layer's statistics and render the overview once, so no visitor waits for them."""
     with app.test_request_context("/"):
         from webapp.display import stats_payload
-        from webapp.mapbuilder import MapSpec, cached_map, overview_layer_ids
+        from webapp.mapbuilder import MapSpec, cached_map, drawing_order, overview_layer_ids
 
         catalog = app.extensions["catalog"]
         for layer_id in catalog.ids:
             stats_payload(catalog, layer_id)
-        cached_map(MapSpec(overview_layer_ids(catalog), app.config["DEFAULT_BASEMAP"], None))
+        # the key the overview page asks for (pages._spec): layers in drawing order
+        layer_ids = drawing_order(catalog, overview_layer_ids(catalog))
+        cached_map(MapSpec(layer_ids, app.config["DEFAULT_BASEMAP"], None))
 
 
-def serve(app, *, host, port, threads=8):
-    """Serve ``app`` with waitress (a production WSGI server) until interrupted."""
+def production_waitress_options(*, threads, trusted_proxy=None):
+    """waitress options for production: bounded connections and timeouts, proxy headers only from the proxy."""
+    options = {
+        "threads": threads,
+        "connection_limit": max(100, 16 * threads),
+        "channel_timeout": 60,  # seconds an idle or stalled client may hold a connection
+        "ident": "mapsvc",  # the Server header names no software version
+    }
+    if trusted_proxy:
+        # behind nginx & co: embed snippets and links then use the public scheme and host
+        options.update(trusted_proxy=trusted_proxy, trusted_proxy_count=1, clear_untrusted_proxy_headers=True,
+                       trusted_proxy_headers="x-forwarded-for x-forwarded-host x-forwarded-proto x-forwarded-port")
+    return options
+
+
+def serve(app, *, host, port, threads=8, production=False, trusted_proxy=None):
+    """Serve ``app`` with waitress (a production WSGI server) until interrupted.
+
+    ``production`` adds logging to stderr (unexpected errors, waitress queue
+    warnings), connection limits and proxy handling
+    (:func:`production_waitress_options`), and refuses a debug or testing app.
+    """
     from waitress import serve as waitress_serve
 
+    if threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {threads}")
+    options = {"threads": threads}
+    if production:
+        if app.debug or app.testing:
+            raise ValueError("refusing to serve a DEBUG or TESTING app in production")
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        options = production_waitress_options(threads=threads, trusted_proxy=trusted_proxy)
     warm_up(app)
-    print(f"serving on http://{host}:{port}/", file=sys.stderr)
-    waitress_serve(app, host=host, port=port, threads=threads)
+    mode = f"production, {threads} threads" if production else f"{threads} threads"
+    print(f"serving on http://{host}:{port}/ ({mode})", file=sys.stderr)
+    waitress_serve(app, host=host, port=port, **options)
 
 
 def run_export(app, args):
@@ -74,7 +120,17 @@ def run_export(app, args):
     with app.app_context():
         catalog = app.extensions["catalog"]
         layer_ids = parse_layer_ids(args.layers, catalog) if args.layers else overview_layer_ids(catalog)
-        if args.stats:
+        if args.corridor:
+            from webapp.analysis import corridor_html
+            from webapp.analysis_queries import corridor_query
+
+            if (fmt or "html") != "html" or out is None:
+                raise ValueError("--corridor writes a self-contained HTML map: give --out FILE.html")
+            query = {"feature": args.corridor, "width_km": args.width_km}
+            query.update({"with": args.with_layers} if args.with_layers is not None else {})
+            body = corridor_html(corridor_query(catalog, query),
+                                 basemap=parse_basemap(args.basemap, default="none")).encode("utf-8")
+        elif args.stats:
             fmt = fmt or "csv"
             if fmt not in export.STATS_FORMATS:
                 raise ValueError(f"--format {fmt} is not a statistics format (csv, json, md)")
@@ -110,8 +166,10 @@ def main(argv=None):
     try:
         app = create_app({"LAYERS_DIRS": layers_dirs} if layers_dirs else None)
         if command == "serve":
+            production = getattr(args, "production", False) or parse_bool(os.environ.get(PRODUCTION_ENV, "0"))
             serve(app, host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 5000),
-                  threads=getattr(args, "threads", 8))
+                  threads=getattr(args, "threads", 8), production=production,
+                  trusted_proxy=getattr(args, "trusted_proxy", None))
             return 0
         return run_export(app, args)
     except (MapError, ValueError, OSError) as exc:

@@ -1,9 +1,13 @@
-"""The JSON API: the catalogue, layers as GeoJSON (bbox and property filters), features, statistics.
+"""The JSON API: the catalogue, layers as GeoJSON (bbox, property filters, paging), features, statistics,
+and the zoom-band display geometry the maps fetch.
 
-Bodies are serialised once per layer and kept in the catalogue memo; a
-filtered request only selects among pre-serialised features. Unknown
-query parameters are refused (400) so a typo never silently returns
-everything.
+Each feature is serialised once per layer (memoised in the catalogue); a
+query only picks among the pre-serialised features, through the layer's
+spatial index for ``bbox``. A query's ETag comes from the layer's content
+ETag and the normalised query, so a revalidation (304) is answered before
+any body is built; filtered and paged bodies are kept in a byte-bounded LRU
+(``API_CACHE_MB``). Unknown query parameters are refused (400) so a typo
+never silently returns everything.
 """
 
 from __future__ import annotations
@@ -11,29 +15,43 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from typing import NamedTuple
+from urllib.parse import quote
 
 import numpy as np
 import shapely
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
+from geo.simplify import FULL_BAND
 from geo.stats import format_stats, layer_stats
 from layers.errors import BadParameter
-from layers.index import bbox_positions, parse_bbox
-from layers.schema import GEOMETRY_QUALITIES, KINDS, STATUSES
-from webapp.display import feature_properties, stats_payload
-from webapp.mapbuilder import current_catalog
+from layers.index import bbox_positions, page, parse_bbox
+from layers.schema import GEOMETRY_QUALITIES, ISO3_RE, KINDS, STATUSES
+from webapp.display import feature_properties, layer_display_js, stats_payload
+from webapp.httpcache import BodyCache, derived_etag, not_modified
+from webapp.mapbuilder import current_catalog, embeds_popups
 
-__all__ = ["bp", "filterable_properties", "select_features"]
+__all__ = ["LayerQuery", "bp", "filterable_properties", "select_features"]
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 GEOJSON = "application/geo+json"
 # Allowed values of the enumerated properties, so that status=porposed is a 400, not an empty list.
 _ENUMS = {"status": STATUSES, "kind": KINDS, "geometry_quality": GEOMETRY_QUALITIES}
+_PAGING = ("limit", "offset")
+
+
+@bp.record_once
+def _setup(state):
+    """On registration: the app's LRU of serialised query responses (``API_CACHE_MB``)."""
+    state.app.extensions["api_bodies"] = BodyCache(state.app.config["API_CACHE_MB"] * 1024 * 1024)
 
 
 def _refuse_unknown(allowed):
-    unknown = sorted(set(request.args) - set(allowed))
+    args = request.args
+    if "" in args:  # "?=x": a value with no name
+        raise BadParameter("(unnamed)", "a query parameter has no name")
+    unknown = sorted(set(args) - set(allowed))
     if unknown:
         name = unknown[0]
         raise BadParameter(name, f"unknown query parameter (allowed: {', '.join(sorted(allowed)) or 'none'})",
@@ -56,6 +74,9 @@ def _memo_body(key, compute):
 
 def _respond(body_etag, mimetype, **headers):
     body, etag = body_etag
+    cached = not_modified(etag, mimetype)
+    if cached is not None:
+        return cached
     response = Response(body, mimetype=mimetype, headers=headers)
     response.set_etag(etag)
     return response
@@ -75,6 +96,24 @@ def filterable_properties(layer):
     return names
 
 
+def _filterable(catalog, layer_id):
+    layer = catalog.layer(layer_id)
+    return catalog.memo(("webapp.filterable", layer_id), lambda: tuple(filterable_properties(layer)))
+
+
+def _country_positions(catalog, layer_id):
+    """ISO3 -> sorted positions of the layer's features whose ``countries`` list holds it."""
+
+    def compute():
+        index = {}
+        for pos, codes in enumerate(catalog.layer(layer_id).gdf["countries"]):
+            for code in codes if isinstance(codes, (list, tuple, np.ndarray)) else ():
+                index.setdefault(code, []).append(pos)
+        return {code: np.asarray(found, dtype=np.int64) for code, found in index.items()}
+
+    return catalog.memo(("webapp.country-positions", layer_id), compute)
+
+
 def select_features(catalog, layer_id, *, bbox=None, filters=None):
     """Positions of the layer's features meeting ``bbox`` (via the layer's spatial index) and every filter.
 
@@ -88,57 +127,105 @@ def select_features(catalog, layer_id, *, bbox=None, filters=None):
         inside[bbox_positions(catalog, layer_id, bbox)] = True
         mask &= inside
     for name, values in (filters or {}).items():
-        wanted = set(values)
         if name == "countries":
-            mask &= np.array([bool(wanted.intersection(c or ())) for c in gdf[name]], dtype=bool)
+            index = _country_positions(catalog, layer_id)
+            hit = np.zeros(len(gdf), dtype=bool)
+            for code in values:
+                hit[index.get(code, [])] = True
+            mask &= hit
         else:
-            mask &= gdf[name].isin(wanted).to_numpy()
+            mask &= gdf[name].isin(set(values)).to_numpy()
     return np.flatnonzero(mask)
 
 
-def _parse_filters(layer):
-    allowed = filterable_properties(layer)
-    _refuse_unknown(["bbox", *allowed])
-    filters = {}
+class LayerQuery(NamedTuple):
+    """A normalised layer query: equal queries however spelt (value order, repeats, ``a,b`` vs ``a&a=b``)."""
+
+    bbox: tuple | None
+    filters: tuple  # ((name, (value, ...)), ...), both sorted
+    limit: int | None
+    offset: int
+
+    def args(self):
+        """The query as canonical URL arguments (for links, cache keys and ETags)."""
+        args = {}
+        if self.bbox is not None:
+            args["bbox"] = ",".join(repr(v) for v in self.bbox)
+        args.update((name, ",".join(values)) for name, values in self.filters)
+        if self.limit is not None:
+            args["limit"] = str(self.limit)
+        if self.offset:
+            args["offset"] = str(self.offset)
+        return args
+
+    def text(self):
+        return "&".join(f"{k}={quote(v, safe=',')}" for k, v in self.args().items())
+
+
+def _parse_query(catalog, layer_id):
+    args = request.args  # bound once: each access through the request proxy costs
+    allowed = _filterable(catalog, layer_id)
+    _refuse_unknown(("bbox", *_PAGING, *allowed))
+    filters = []
     for name in allowed:
-        raw = [v for item in request.args.getlist(name) for v in item.split(",")]
-        values = [v.strip() for v in raw if v.strip()]
-        if name in request.args and not values:
-            raise BadParameter(name, "filter value is empty")
-        if not values:
+        if name not in args:
             continue
+        values = sorted({v.strip() for item in args.getlist(name) for v in item.split(",") if v.strip()})
+        if not values:
+            raise BadParameter(name, "filter value is empty")
         for value in values:
+            if name == "countries" and not ISO3_RE.match(value):
+                raise BadParameter(name, f"{value[:40]!r} is not an ISO 3166-1 alpha-3 code such as PAK or AFG")
             if name in _ENUMS and value not in _ENUMS[name]:
                 raise BadParameter(name, f"{value!r} is not one of {', '.join(_ENUMS[name])}",
                                    difflib.get_close_matches(value, _ENUMS[name], n=3))
-        filters[name] = values
-    bbox = parse_bbox(request.args["bbox"]) if "bbox" in request.args else None
-    return bbox, filters
+        filters.append((name, tuple(values)))
+    bbox = parse_bbox(args["bbox"]) if "bbox" in args else None
+    limit, offset = args.get("limit"), args.get("offset")
+    page((), limit=limit, offset=offset)  # BadParameter naming limit/offset when malformed
+    return LayerQuery(bbox, tuple(filters), None if limit is None else int(limit.strip()),
+                      0 if offset is None else int(offset.strip()))
 
 
 # --- serialised features, memoised per layer -------------------------------------
 
 def _feature_texts(catalog, layer_id):
-    """Each feature of the layer as GeoJSON text (full-precision geometry), in layer order."""
+    """Each feature of the layer as GeoJSON bytes (full-precision geometry), in layer order."""
 
     def compute():
         geoms = shapely.to_geojson(catalog.layer(layer_id).gdf.geometry.to_numpy())
         props = feature_properties(catalog, layer_id)
         return [
-            f'{{"type":"Feature","id":{json.dumps(p["id"])},"geometry":{g},'
-            f'"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}'
+            (f'{{"type":"Feature","id":{json.dumps(p["id"])},"geometry":{g},'
+             f'"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}').encode("utf-8")
             for g, p in zip(geoms, props)
         ]
 
     return catalog.memo(("webapp.feature-texts", layer_id), compute)
 
 
-def _collection(layer, texts):
-    meta = {k: layer.meta[k] for k in ("id", "title", "description", "attribution", "licence") if k in layer.meta}
-    return (
-        '{"type":"FeatureCollection","metadata":' + json.dumps(meta, ensure_ascii=False)
-        + ',"features":[' + ",".join(texts) + "]}"
-    ).encode("utf-8")
+def _metadata_json(catalog, layer_id):
+    layer = catalog.layer(layer_id)
+    return catalog.memo(("webapp.metadata-json", layer_id), lambda: json.dumps(
+        {k: layer.meta[k] for k in ("id", "title", "description", "attribution", "licence") if k in layer.meta},
+        ensure_ascii=False))
+
+
+def _collection(catalog, layer_id, query, link_base):
+    """The FeatureCollection bytes for ``query``, with OGC-style counts and a ``next`` link when paged."""
+    texts = _feature_texts(catalog, layer_id)
+    if query.bbox is None and not query.filters:
+        positions = np.arange(len(texts))
+    else:
+        positions = select_features(catalog, layer_id, bbox=query.bbox, filters=dict(query.filters))
+    chosen, next_offset = page(positions, limit=query.limit, offset=query.offset)
+    head = (f'{{"type":"FeatureCollection","metadata":{_metadata_json(catalog, layer_id)},'
+            f'"numberMatched":{len(positions)},"numberReturned":{len(chosen)}')
+    if next_offset is not None:
+        following = query._replace(offset=next_offset).text()
+        link = {"rel": "next", "type": GEOJSON, "href": f"{link_base}?{following}"}
+        head += f',"next_offset":{next_offset},"links":[{json.dumps(link)}]'
+    return (head + ',"features":[').encode("utf-8") + b",".join([texts[i] for i in chosen.tolist()]) + b"]}"
 
 
 # --- routes --------------------------------------------------------------------------
@@ -168,16 +255,50 @@ def layer_list():
 
 @bp.get("/layers/<layer_id>")
 def layer_geojson(layer_id):
-    """The layer as a GeoJSON FeatureCollection, optionally filtered by ``bbox`` and properties."""
+    """The layer as a GeoJSON FeatureCollection, optionally filtered by ``bbox`` and properties, and paged
+    with ``limit``/``offset`` (``numberMatched``, ``numberReturned``, ``next_offset`` + a ``next`` link)."""
     catalog = current_catalog()
-    layer = catalog.layer(layer_id)
-    bbox, filters = _parse_filters(layer)
-    texts = _feature_texts(catalog, layer_id)
-    if bbox is None and not filters:
-        body = _memo_body(("webapp.geojson", layer_id), lambda: _collection(layer, texts))
-        return _respond(body, GEOJSON)
-    chosen = select_features(catalog, layer_id, bbox=bbox, filters=filters)
-    return Response(_collection(layer, [texts[i] for i in chosen]), mimetype=GEOJSON)
+    catalog.layer(layer_id)  # LayerNotFound -> 404
+    query = _parse_query(catalog, layer_id)
+    link_base = request.script_root + request.path
+    whole = _memo_body(("webapp.geojson", layer_id),
+                       lambda: _collection(catalog, layer_id, LayerQuery(None, (), None, 0), link_base))
+    if query == (None, (), None, 0):
+        return _respond(whole, GEOJSON)
+    # the body is a function of the layer's content and the normalised query: no need to build it to tag it
+    etag = derived_etag(whole[1], link_base, query.text())
+    cached = not_modified(etag, GEOJSON)
+    if cached is not None:
+        return cached
+    bodies = current_app.extensions["api_bodies"]
+    body, _ = bodies.get((layer_id, link_base, query),
+                         lambda: (_collection(catalog, layer_id, query, link_base), etag))
+    response = Response(body, mimetype=GEOJSON)
+    response.set_etag(etag)
+    return response
+
+
+@bp.get("/layers/<layer_id>/display")
+def layer_display(layer_id):
+    """The display FeatureCollection a map draws at ``zoom_band`` (0-5, see geo.simplify.ZOOM_BANDS).
+
+    Simplified to half a pixel at the band's top zoom and quantised;
+    properties slim (id, name, kind, status, style index ``_s`` into
+    ``styles``), popups included only where the maps embed them. For
+    display only: measure with the layer itself or ``/stats``.
+    """
+    _refuse_unknown(["zoom_band"])
+    catalog = current_catalog()
+    catalog.layer(layer_id)
+    raw = request.args.get("zoom_band", "")
+    if not (raw.strip().isascii() and raw.strip().isdigit() and int(raw) <= FULL_BAND):
+        raise BadParameter("zoom_band", f"{raw[:20]!r} must be a whole number from 0 to {FULL_BAND}")
+    band = int(raw)
+    with_popups = embeds_popups(catalog, layer_id, current_app.extensions["map_options"])
+    body = _memo_body(("webapp.display-json", layer_id, band, with_popups),
+                      lambda: str(layer_display_js(catalog, layer_id, with_popups=with_popups,
+                                                   zoom_band=band)).encode("utf-8"))
+    return _respond(body, GEOJSON)
 
 
 @bp.get("/layers/<layer_id>/features/<feature_id>")
@@ -190,8 +311,8 @@ def feature(layer_id, feature_id):
     pos = layer.positions[feature_id]
     stats = stats_payload(catalog, layer_id)["features"][pos]
     text = _feature_texts(catalog, layer_id)[pos]
-    body = text[:-1] + ',"layer":' + json.dumps(layer_id) + ',"stats":' + json.dumps(stats, ensure_ascii=False) + "}"
-    return Response(body.encode("utf-8"), mimetype=GEOJSON)
+    tail = ',"layer":' + json.dumps(layer_id) + ',"stats":' + json.dumps(stats, ensure_ascii=False) + "}"
+    return Response(text[:-1] + tail.encode("utf-8"), mimetype=GEOJSON)
 
 
 @bp.get("/layers/<layer_id>/stats")

@@ -2,9 +2,11 @@
 
 JSON-ready feature properties, the statistics payload (from
 :func:`geo.stats.layer_stats`, the one source of figures for popups, pages
-and the API), escaped popup HTML, the display GeoJSON of each layer and the
-simplified vector basemap. Display geometry is rounded or simplified;
-measurement never reads it.
+and the API), escaped popup HTML, the display GeoJSON of each layer (slim
+properties, a shared style table, full geometry or one zoom band of
+:func:`geo.simplify.cached_display`) and the vector basemap (simplified as
+one coverage). Display geometry is rounded or simplified; measurement never
+reads it.
 """
 
 from __future__ import annotations
@@ -19,16 +21,20 @@ import numpy as np
 import shapely
 from markupsafe import Markup
 
+from geo.simplify import FULL_BAND, band_zoom, cached_display, tolerance_degrees
 from geo.stats import layer_stats, layer_summary, records
-from layers.schema import PROPERTIES
+from layers.schema import PROPERTIES, REGION_BBOX
 from layers.styles import layer_colour, line_style
 
 __all__ = [
     "BASEMAP_LAYER",
+    "SLIM_PROPERTIES",
+    "basemap_band",
     "basemap_geojson",
     "country_names",
     "feature_properties",
     "layer_display_js",
+    "layer_styles",
     "popup_fragments",
     "stats_payload",
 ]
@@ -39,6 +45,8 @@ _POPUP_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), a
 
 BASEMAP_LAYER = "boundaries"
 DISPLAY_DECIMALS = 5  # ~1 m: plenty on screen, and halves the embedded JSON
+# What a map needs per feature: tooltip (name), focus (id), pin icon (kind); the rest is in the popup.
+SLIM_PROPERTIES = ("id", "name", "kind", "status")
 
 
 def _clean(value):
@@ -159,14 +167,17 @@ def _script_json(text):
                   .replace("'", "\\u0027"))
 
 
-def _feature_collection(geoms, props_list, *, decimals=DISPLAY_DECIMALS):
-    rounded = shapely.transform(np.asarray(geoms, dtype=object), lambda xy: np.round(xy, decimals))
-    geometry_json = shapely.to_geojson(rounded)
+def _feature_collection(geometry_json, props_list, *, extra=""):
     features = ",".join(
-        f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False)}}}'
+        f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}'
         for g, p in zip(geometry_json, props_list)
     )
-    return '{"type":"FeatureCollection","features":[' + features + "]}"
+    return '{"type":"FeatureCollection"' + extra + ',"features":[' + features + "]}"
+
+
+def _rounded_json(geoms, decimals):
+    rounded = shapely.transform(np.asarray(geoms, dtype=object), lambda xy: np.round(xy, decimals))
+    return shapely.to_geojson(rounded)
 
 
 def _feature_style(colour, props, family):
@@ -178,42 +189,91 @@ def _feature_style(colour, props, family):
     return style
 
 
-def layer_display_js(catalog, layer_id, *, with_popups):
-    """The layer's display FeatureCollection (styles, popups) as script-safe JSON."""
+def layer_styles(catalog, layer_id):
+    """``(styles, index)``: the layer's distinct Leaflet path styles and each feature's position among them.
+
+    A layer has a handful of (status, kind, quality) looks, so features
+    carry a small index (``_s``) instead of repeating the style.
+    """
 
     def compute():
         layer = catalog.layer(layer_id)
         colour = layer_colour(layer_id, layer.meta)
+        family = "polygon" if layer.geometry_family == "polygon" else "other"
+        styles, seen, index = [], {}, []
+        for props in feature_properties(catalog, layer_id):
+            style = _feature_style(colour, props, family)
+            key = json.dumps(style, sort_keys=True)
+            if key not in seen:
+                seen[key] = len(styles)
+                styles.append(style)
+            index.append(seen[key])
+        return styles, index
+
+    return catalog.memo(("webapp.styles", layer_id), compute)
+
+
+def layer_display_js(catalog, layer_id, *, with_popups, zoom_band=None):
+    """The layer's display FeatureCollection as script-safe JSON.
+
+    Features carry slim properties (:data:`SLIM_PROPERTIES`;
+    ``geometry_quality`` only when schematic, for the halo), ``_s`` (index
+    into the collection's ``styles`` list of Leaflet path options) and, with
+    ``with_popups``, ``_popup`` (escaped HTML). ``zoom_band`` None gives the
+    full geometry rounded to :data:`DISPLAY_DECIMALS`; a band index gives
+    :func:`geo.simplify.cached_display` geometry (simplified to half a
+    pixel, quantised). Display only: nothing is measured on it.
+    """
+
+    def compute():
+        if zoom_band is None:
+            geometry_json = _rounded_json(catalog.layer(layer_id).gdf.geometry.to_numpy(), DISPLAY_DECIMALS)
+        else:
+            geometry_json = shapely.to_geojson(cached_display(catalog, layer_id, zoom_band).geometry.to_numpy())
+        styles, index = layer_styles(catalog, layer_id)
         props = feature_properties(catalog, layer_id)
         popups = popup_fragments(catalog, layer_id) if with_popups else [None] * len(props)
         display = []
-        for p, popup in zip(props, popups):
-            family = "polygon" if layer.geometry_family == "polygon" else "other"
-            row = {k: p.get(k) for k in ("id", "name", "kind", "status", "geometry_quality")}
-            row["_style"] = _feature_style(colour, p, family)
+        for p, s, popup in zip(props, index, popups):
+            row = {k: p.get(k) for k in SLIM_PROPERTIES}
+            if p.get("geometry_quality") == "schematic":
+                row["geometry_quality"] = "schematic"
+            row["_s"] = s
             if popup is not None:
                 row["_popup"] = popup
             display.append(row)
-        return _script_json(_feature_collection(layer.gdf.geometry.to_numpy(), display))
+        extra = ',"styles":' + json.dumps(styles, separators=(",", ":"))
+        return _script_json(_feature_collection(geometry_json, display, extra=extra))
 
-    return catalog.memo(("webapp.display", layer_id, with_popups), compute)
+    band = None if zoom_band is None else int(zoom_band)
+    return catalog.memo(("webapp.display", layer_id, bool(with_popups), band), compute)
+
+
+def basemap_band(tolerance_deg):
+    """The coarsest zoom band of :mod:`geo.simplify` whose tolerance at the region's poleward edge is at most
+    ``tolerance_deg`` degrees (the full band for 0)."""
+    lat = max(abs(REGION_BBOX[1]), abs(REGION_BBOX[3]))
+    return next((band for band in range(FULL_BAND)
+                 if float(tolerance_degrees(band_zoom(band), lat)) <= tolerance_deg), FULL_BAND)
 
 
 def basemap_geojson(catalog, *, tolerance_deg):
-    """Country polygons simplified by ``tolerance_deg`` degrees, for display only, with label points.
+    """Country polygons for display, with label points, simplified as one coverage (shared borders stay shared).
 
-    Measurement never uses this geometry (it reads the layer itself).
+    The zoom band is :func:`basemap_band` of ``tolerance_deg``; geometry comes
+    from :func:`geo.simplify.cached_display`. Measurement never uses it (it
+    reads the layer itself).
     """
+    band = basemap_band(tolerance_deg)
 
     def compute():
         if BASEMAP_LAYER not in catalog:
             return _script_json('{"type":"FeatureCollection","features":[]}')
         gdf = catalog.layer(BASEMAP_LAYER).gdf
-        geoms = shapely.simplify(gdf.geometry.to_numpy(), tolerance_deg, preserve_topology=True)
+        shown = cached_display(catalog, BASEMAP_LAYER, band).geometry.to_numpy()
         labels = shapely.get_coordinates(shapely.point_on_surface(gdf.geometry.to_numpy()))
         props = [{"name": str(name), "_label": [round(float(x), 3), round(float(y), 3)]}
                  for name, (x, y) in zip(gdf["name"], labels)]
-        # Rounded to ~100 m: finer than the simplification, so nothing visible is lost.
-        return _script_json(_feature_collection(geoms, props, decimals=3))
+        return _script_json(_feature_collection(shapely.to_geojson(shown), props))
 
-    return catalog.memo(("webapp.basemap", float(tolerance_deg)), compute)
+    return catalog.memo(("webapp.basemap", band), compute)

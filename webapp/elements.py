@@ -69,7 +69,12 @@ class FeatureLayer(Layer):
     (escaped HTML) unless ``popup_url`` is given, in which case the popup is
     fetched from ``popup_url`` with ``{fid}`` replaced when it opens (for
     layers too large to embed every popup). ``icons`` maps a point kind to
-    AwesomeMarkers icon options ("" is the fallback).
+    AwesomeMarkers icon options ("" is the fallback); a point whose properties
+    have ``_circle`` true is a circle marker styled by its style instead. Styles may also come as
+    a ``styles`` list on the collection with an index ``_s`` per feature.
+    With ``display_url`` (``{band}`` replaced by a zoom-band index) the data
+    is display geometry of zoom band ``band``; zooming into a finer band
+    (``band_zooms``: each band's first zoom) fetches and draws that band.
     """
 
     _template = _template(_ATTRIBUTION_MACRO + """
@@ -80,21 +85,26 @@ var {{ this.get_name() }}_icons = {
 {% endfor %}
 };
 var {{ this.get_name() }}_data = {{ this.data_js }};
+var {{ this.get_name() }}_styles = {{ this.get_name() }}_data.styles || [];
+function {{ this.get_name() }}_style(f) {
+    return f.properties._style || {{ this.get_name() }}_styles[f.properties._s] || {};
+}
 var {{ this.get_name() }}_halo = L.geoJson({{ this.get_name() }}_data, {
     interactive: false,
     filter: function (f) {
         return f.properties.geometry_quality === "schematic" && f.geometry.type.indexOf("Point") < 0;
     },
     style: function (f) {
-        var s = f.properties._style;
+        var s = {{ this.get_name() }}_style(f);
         return {color: s.color, weight: s.weight + 9, opacity: 0.18, lineCap: "round", lineJoin: "round", fill: false};
     }
 });
 var {{ this.get_name() }}_features = L.geoJson({{ this.get_name() }}_data, {
-    style: function (f) { return f.properties._style; },
+    style: {{ this.get_name() }}_style,
     pointToLayer: function (f, latlng) {
         var icons = {{ this.get_name() }}_icons;
-        return L.marker(latlng, {icon: icons[f.properties.kind] || icons[""], opacity: f.properties._style.opacity});
+        if (f.properties._circle) { return L.circleMarker(latlng, {{ this.get_name() }}_style(f)); }
+        return L.marker(latlng, {icon: icons[f.properties.kind] || icons[""], opacity: {{ this.get_name() }}_style(f).opacity});
     },
     onEachFeature: function (f, layer) {
         var tip = document.createElement("span");
@@ -116,11 +126,44 @@ var {{ this.get_name() }}_features = L.geoJson({{ this.get_name() }}_data, {
 var {{ this.get_name() }} = L.featureGroup(
     [{{ this.get_name() }}_halo, {{ this.get_name() }}_features], {{ this.options|tojson }});
 {{ attribution_script(this) }}
+{% if this.display_url %}
+// Zooming in past the embedded zoom band: fetch finer display geometry once per band and redraw
+// (never coarser; an open popup is left alone until it closes).
+(function (map, features, halo, url, firstZooms, band) {
+    var pending = null, waiting = null, popupOpen = false;
+    function bandOf(zoom) { var b = 0; firstZooms.forEach(function (z, i) { if (zoom >= z) { b = i; } }); return b; }
+    function redraw(data) {
+        if (popupOpen) { waiting = data; return; }
+        features.clearLayers(); features.addData(data);
+        halo.clearLayers(); halo.addData(data);
+    }
+    features.on("popupopen", function () { popupOpen = true; });
+    features.on("popupclose", function () {
+        popupOpen = false;
+        if (waiting) { var data = waiting; waiting = null; redraw(data); }
+    });
+    function refine() {
+        var need = bandOf(map.getZoom());
+        if (need <= band || (pending !== null && need <= pending)) { return; }
+        pending = need;
+        fetch(url.replace("{band}", need)).then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+            .then(function (data) {
+                if (pending === need) { pending = null; }
+                if (need > band) { band = need; redraw(data); }
+                refine();
+            }, function () { if (pending === need) { pending = null; } });
+    }
+    map.on("zoomend", refine);
+    setTimeout(refine, 0);
+})({{ this._parent.get_name() }}, {{ this.get_name() }}_features, {{ this.get_name() }}_halo,
+   {{ this.display_url|tojson }}, {{ this.band_zooms|tojson }}, {{ this.band|tojson }});
+{% endif %}
 {% endmacro %}
 """)
 
     def __init__(self, layer_id: str, data_js: Markup, *, title: str, attribution: str,
-                 icons: dict, popup_url: str | None = None, show: bool = True):
+                 icons: dict, popup_url: str | None = None, show: bool = True,
+                 display_url: str | None = None, band: int = 0, band_zooms: tuple = ()):
         # Leaflet writes layer names into the control with innerHTML: escape here.
         super().__init__(name=str(Markup.escape(title)), overlay=True, control=True, show=show)
         self._name = "FeatureLayer"
@@ -128,6 +171,9 @@ var {{ this.get_name() }} = L.featureGroup(
         self.data_js = data_js
         self.icons = icons
         self.popup_url = popup_url
+        self.display_url = display_url
+        self.band = band
+        self.band_zooms = list(band_zooms)
         self.attribution_parts = attribution_parts(attribution)
         self.options = {"layerId": layer_id}
 

@@ -26,8 +26,21 @@ def _wants_json():
     return request.path == "/api" or request.path.startswith("/api/")
 
 
+MAX_ECHO_CHARS = 300
+
+
+def _clip(value):
+    """Shorten echoed input: a 100 kB bad value should not come back as a 100 kB error."""
+    if isinstance(value, str) and len(value) > MAX_ECHO_CHARS:
+        return value[:MAX_ECHO_CHARS] + f"… ({len(value):,} characters)"
+    if isinstance(value, list):
+        return [_clip(v) for v in value[:20]]
+    return value
+
+
 def error_response(status, body):
     """``body`` ({"error": message, ...}) as JSON for the API, as an HTML page otherwise."""
+    body = {key: _clip(value) for key, value in body.items()}
     if _wants_json():
         response = jsonify(body)
         response.status_code = status

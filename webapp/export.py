@@ -10,6 +10,7 @@ bar and attribution line.
 from __future__ import annotations
 
 import difflib
+import html
 import io
 import json
 import threading
@@ -87,7 +88,8 @@ def stats_table(catalog, layer_ids, *, fmt):
         return json.dumps({lid: json.loads(format_stats(layer_stats(catalog, lid), "json")) for lid in layer_ids},
                           indent=2, ensure_ascii=False)
     if fmt == "md":
-        return "\n".join(f"## {catalog.layer(lid).title}\n\nLengths in km, geodesic (WGS84).\n\n"
+        return "\n".join(f"## {html.escape(catalog.layer(lid).title, quote=False)}\n\n"
+                         "Lengths in km, geodesic (WGS84).\n\n"
                          + format_stats(layer_stats(catalog, lid), "md") for lid in layer_ids)
     raise BadParameter("format", f"{fmt!r} is not one of {', '.join(STATS_FORMATS)}")
 

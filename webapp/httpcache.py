@@ -1,7 +1,10 @@
 """HTTP caching for every response: ETag, Cache-Control, 304 Not Modified and gzip.
 
 One ``after_request`` hook, so views only return bodies. A view may set a
-precomputed ETag (the API does for whole layers) to skip hashing.
+precomputed ETag (the API does) to skip hashing, and answer a matching
+``If-None-Match`` itself with :func:`not_modified` before building any body,
+so that a 304 costs no serialisation. :class:`BodyCache` keeps recent
+serialised bodies within a byte budget.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections import OrderedDict
 
 from flask import Response, current_app, request
 
-__all__ = ["COMPRESSIBLE", "finish_response", "init_app"]
+__all__ = ["COMPRESSIBLE", "BodyCache", "derived_etag", "finish_response", "init_app", "not_modified"]
 
 COMPRESSIBLE = ("text/", "application/json", "application/geo+json", "application/javascript", "image/svg+xml")
 _GZIP_SUFFIX = "-gz"
@@ -40,6 +43,71 @@ def _gzip_bytes(etag, data, level):
         while len(_gz_cache) > _GZ_CACHE_SIZE:
             _gz_cache.popitem(last=False)
     return packed
+
+
+class BodyCache:
+    """A thread-safe LRU of ``(bytes, etag)`` bodies holding at most ``max_bytes`` of bodies (0: keeps nothing)."""
+
+    def __init__(self, max_bytes):
+        self.max_bytes = int(max_bytes)
+        self._items = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key, build):
+        """The cached body for ``key``, or ``build()`` (not under the lock) stored if it fits."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        item = build()
+        size = len(item[0])
+        if size > self.max_bytes:
+            return item
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = item
+                self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (body, _) = self._items.popitem(last=False)
+                self._bytes -= len(body)
+        return item
+
+    @property
+    def size_bytes(self):
+        return self._bytes
+
+    def __len__(self):
+        return len(self._items)
+
+
+def derived_etag(*parts):
+    """A strong ETag from text ``parts`` (e.g. the layer's content ETag and a normalised query)."""
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _cache_headers(response):
+    response.headers.setdefault("Cache-Control", f"public, max-age={current_app.config['CACHE_MAX_AGE']}")
+    if _compressible(response):
+        response.vary.add("Accept-Encoding")
+
+
+def not_modified(etag, mimetype):
+    """A 304 for ``etag`` when the request's ``If-None-Match`` holds it (or its gzip variant), else None.
+
+    Lets a view skip building a body it would only throw away. The 304
+    carries the validator the client sent, with the usual caching headers.
+    """
+    match = request.if_none_match
+    if not match:
+        return None
+    for tag in (etag + _GZIP_SUFFIX, etag):
+        if match.contains(tag):
+            response = Response(status=304, mimetype=mimetype)
+            _cache_headers(response)
+            response.set_etag(tag)
+            return response
+    return None
 
 
 def _compressible(response):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import colorsys
 import difflib
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -17,10 +18,12 @@ from typing import NamedTuple
 
 import folium
 import numpy as np
+import shapely
 from flask import current_app
 from folium import plugins
 from markupsafe import Markup
 
+from geo.simplify import ZOOM_BANDS, zoom_band
 from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, FeatureNotFound
 from layers.schema import REGION_BBOX
@@ -35,11 +38,17 @@ __all__ = [
     "MapOptions",
     "MapParts",
     "MapSpec",
+    "add_controls",
+    "base_map",
     "build_map",
     "cached_map",
     "current_catalog",
+    "display_band",
     "drawing_order",
+    "embeds_popups",
+    "fit_zoom",
     "init_app",
+    "layer_element",
     "overview_layer_ids",
     "parse_basemap",
     "parse_layer_ids",
@@ -79,6 +88,13 @@ _GREY_PINS = ("gray", "black", "lightgray")
 # Where the nearest sprite colour would make two built-in point layers alike.
 _PIN_OVERRIDES = {"lng_terminals": "cadetblue", "ports": "darkblue", "energy_projects": "green"}
 
+TILE_PX = 256
+MIN_ZOOM = 2  # the maps' min_zoom
+FIT_MAX_ZOOM = 18
+# A typical map frame (the map page on a laptop, a report iframe is smaller): sets the embedded zoom band;
+# a larger screen fetches the next band right after loading.
+FIT_VIEW_PX = (1000, 600)
+
 
 @dataclass(frozen=True)
 class MapSpec:
@@ -96,9 +112,12 @@ class MapOptions:
     tiles_url: str
     tiles_attribution: str
     simplify_deg: float = 0.01
-    popup_embed_max: int = 5000
+    popup_embed_max: int = 50
     popup_url: str | None = None  # with "{layer}" and "{fid}"; used for layers over popup_embed_max
     collapsed_control: bool = True
+    # with "{layer}" and "{band}"; layers over simplify_min_vertices are drawn from zoom-band display geometry
+    display_url: str | None = None
+    simplify_min_vertices: int = 5000
 
 
 class MapParts(NamedTuple):
@@ -187,7 +206,8 @@ def _bounds(catalog, layer_ids):
     pull the view away from the corridors the map is about.
     """
     shown = [catalog.layer(lid) for lid in layer_ids if len(catalog.layer(lid).gdf)]
-    lines = [lay for lay in shown if lay.geometry_family == "line"]
+    # "mixed" layers (cpec, casa1000) hold routes as well as stations
+    lines = [lay for lay in shown if lay.geometry_family in ("line", "mixed")]
     boxes = [lay.bbox for lay in (lines or shown)]
     if not boxes:
         return REGION_BBOX
@@ -209,6 +229,93 @@ def _legend(catalog, layer_ids):
     return elements.Legend(layers=entries["layers"], statuses=statuses, schematic=schematic)
 
 
+def base_map(catalog, basemap, options, bounds):
+    """A folium map centred on ``bounds`` (minlon, minlat, maxlon, maxlat) with tiles and the vector basemap.
+
+    Returns ``(map, VectorBasemap element)``; ``basemap`` 'none' leaves the tiles out.
+    """
+    lon0, lat0, lon1, lat1 = bounds
+    fmap = folium.Map(location=[(lat0 + lat1) / 2, (lon0 + lon1) / 2], zoom_start=5, tiles=None,
+                      control_scale=True, min_zoom=2)
+    tiles_on = basemap != "none"
+    if tiles_on:
+        for key in (basemap, *(k for k in TILE_PROVIDERS if k != basemap)):
+            tp = TILE_PROVIDERS[key]
+            folium.TileLayer(tp.url or options.tiles_url, attr=tp.attribution or options.tiles_attribution,
+                             name=tp.title, max_zoom=tp.max_zoom, overlay=False, show=key == basemap).add_to(fmap)
+        elements.NoTilesLayer(show=False).add_to(fmap)
+    boundaries_attr = catalog.layer(BASEMAP_LAYER).attribution if BASEMAP_LAYER in catalog else "Natural Earth"
+    vector = elements.VectorBasemap(basemap_geojson(catalog, tolerance_deg=options.simplify_deg),
+                                    attribution=boundaries_attr, tiles_on=tiles_on, region=REGION_BBOX)
+    vector.add_to(fmap)
+    return fmap, vector
+
+
+def add_controls(fmap, basemap, bounds):
+    """Fullscreen, measure (km), mouse position, the vector mini-map, and the initial view on ``bounds``."""
+    lon0, lat0, lon1, lat1 = bounds
+    plugins.Fullscreen(position="topleft").add_to(fmap)
+    plugins.MeasureControl(position="topleft", primary_length_unit="kilometers", secondary_length_unit="miles",
+                           primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(fmap)
+    plugins.MousePosition(position="bottomright", separator=" | ", num_digits=4, prefix="lat | lon:", empty_string="").add_to(fmap)
+    elements.BasemapMiniMap(basemap).add_to(fmap)
+    elements.FitView([[lat0, lon0], [lat1, lon1]]).add_to(fmap)
+
+
+def fit_zoom(bounds, *, width_px=FIT_VIEW_PX[0], height_px=FIT_VIEW_PX[1]):
+    """The Web Mercator zoom at which ``bounds`` (minlon, minlat, maxlon, maxlat) fits a ``width_px`` x
+    ``height_px`` view: the initial zoom of a map, estimated without a browser."""
+    lon0, lat0, lon1, lat1 = bounds
+
+    def merc(lat):
+        lat = math.radians(min(max(lat, -85.0), 85.0))
+        return math.log(math.tan(math.pi / 4 + lat / 2)) / (2 * math.pi)
+
+    span_x = max((lon1 - lon0) / 360.0, 1e-12)
+    span_y = max(merc(lat1) - merc(lat0), 1e-12)
+    zoom = math.floor(math.log2(min(width_px / (TILE_PX * span_x), height_px / (TILE_PX * span_y))))
+    return int(min(max(zoom, MIN_ZOOM), FIT_MAX_ZOOM))
+
+
+def embeds_popups(catalog, layer_id, options):
+    """True when a map embeds every popup of the layer (small layers, or no popup URL as in exports)."""
+    return options.popup_url is None or len(catalog.layer(layer_id).gdf) <= options.popup_embed_max
+
+
+def display_band(catalog, layer_id, options, zoom):
+    """The zoom band whose simplified geometry a map at ``zoom`` embeds, or None for full geometry.
+
+    Full geometry for layers of at most ``simplify_min_vertices`` vertices
+    (simplifying them saves little) and when maps cannot fetch (exports).
+    """
+    if options.display_url is None:
+        return None
+    vertices = catalog.memo(("webapp.vertices", layer_id), lambda: int(
+        shapely.get_num_coordinates(catalog.layer(layer_id).gdf.geometry.to_numpy()).sum()))
+    return None if vertices <= options.simplify_min_vertices else zoom_band(zoom)
+
+
+def layer_element(catalog, layer_id, options, *, show=True, zoom=None):
+    """The :class:`~webapp.elements.FeatureLayer` of one catalogue layer (styles, icons, popups).
+
+    ``zoom``: the map's initial zoom (default: the zoom that fits the layer),
+    which picks the embedded zoom band of large layers.
+    """
+    layer = catalog.layer(layer_id)
+    colour = layer_colour(layer_id, layer.meta)
+    embed = embeds_popups(catalog, layer_id, options)
+    popup_url = None if embed else options.popup_url.replace("{layer}", layer_id)
+    band = display_band(catalog, layer_id, options, fit_zoom(layer.bbox) if zoom is None else zoom)
+    extra = {}
+    if band is not None:
+        extra = {"display_url": options.display_url.replace("{layer}", layer_id), "band": band,
+                 "band_zooms": [lo for lo, _ in ZOOM_BANDS]}
+    return elements.FeatureLayer(
+        layer_id, layer_display_js(catalog, layer_id, with_popups=embed, zoom_band=band), title=layer.title,
+        attribution=layer.attribution, icons=_icons(layer_id, colour, layer.gdf["kind"]), popup_url=popup_url,
+        show=show, **extra)
+
+
 def build_map(catalog, spec, options):
     """A folium map of ``spec.layer_ids`` with basemap, legend and the usual controls.
 
@@ -220,38 +327,16 @@ def build_map(catalog, spec, options):
         focus_layer = next((lid for lid in layer_ids if spec.feature in catalog.layer(lid).positions), None)
         if focus_layer is None:
             raise FeatureNotFound(",".join(spec.layer_ids), spec.feature)
-    lon0, lat0, lon1, lat1 = _bounds(catalog, layer_ids)
-    fmap = folium.Map(location=[(lat0 + lat1) / 2, (lon0 + lon1) / 2], zoom_start=5, tiles=None,
-                      control_scale=True, min_zoom=2)
-    tiles_on = spec.basemap != "none"
-    if tiles_on:
-        for key in (spec.basemap, *(k for k in TILE_PROVIDERS if k != spec.basemap)):
-            tp = TILE_PROVIDERS[key]
-            folium.TileLayer(tp.url or options.tiles_url, attr=tp.attribution or options.tiles_attribution,
-                             name=tp.title, max_zoom=tp.max_zoom, overlay=False, show=key == spec.basemap).add_to(fmap)
-        elements.NoTilesLayer(show=False).add_to(fmap)
-    boundaries_attr = catalog.layer(BASEMAP_LAYER).attribution if BASEMAP_LAYER in catalog else "Natural Earth"
-    basemap = elements.VectorBasemap(basemap_geojson(catalog, tolerance_deg=options.simplify_deg),
-                                     attribution=boundaries_attr, tiles_on=tiles_on, region=REGION_BBOX)
-    basemap.add_to(fmap)
+    bounds = _bounds(catalog, layer_ids)
+    zoom = fit_zoom(bounds)
+    fmap, basemap = base_map(catalog, spec.basemap, options, bounds)
     feature_layers = []
     for lid in layer_ids:
-        layer = catalog.layer(lid)
-        colour = layer_colour(lid, layer.meta)
-        embed = options.popup_url is None or len(layer.gdf) <= options.popup_embed_max
-        popup_url = None if embed else options.popup_url.replace("{layer}", lid)
-        element = elements.FeatureLayer(
-            lid, layer_display_js(catalog, lid, with_popups=embed), title=layer.title,
-            attribution=layer.attribution, icons=_icons(lid, colour, layer.gdf["kind"]), popup_url=popup_url)
+        element = layer_element(catalog, lid, options, zoom=zoom)
         element.add_to(fmap)
         feature_layers.append(element)
     _legend(catalog, layer_ids).add_to(fmap)
-    plugins.Fullscreen(position="topleft").add_to(fmap)
-    plugins.MeasureControl(position="topleft", primary_length_unit="kilometers", secondary_length_unit="miles",
-                           primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(fmap)
-    plugins.MousePosition(position="bottomright", separator=" | ", num_digits=4, prefix="lat | lon:").add_to(fmap)
-    elements.BasemapMiniMap(basemap).add_to(fmap)
-    elements.FitView([[lat0, lon0], [lat1, lon1]]).add_to(fmap)
+    add_controls(fmap, basemap, bounds)
     if focus_layer is not None:
         elements.FocusFeature(feature_layers[layer_ids.index(focus_layer)], spec.feature).add_to(fmap)
     elements.PageHooks(feature_layers).add_to(fmap)
@@ -273,18 +358,36 @@ class MapCache:
         self.size = size
         self._items = OrderedDict()
         self._lock = threading.Lock()
+        self._building = {}  # key -> lock held while one thread builds it
 
-    def get(self, key, build):
-        """Return the cached parts for ``key``, calling ``build()`` on a miss."""
+    def _lookup(self, key):
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        parts = build()
+            return None
+
+    def get(self, key, build):
+        """Return the cached parts for ``key``, calling ``build()`` on a miss.
+
+        Concurrent misses for one key build it once (single flight): folium
+        ids are random, so two builds would serve two different pages and ETags.
+        """
+        parts = self._lookup(key)
+        if parts is not None:
+            return parts
         with self._lock:
-            self._items[key] = parts
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            key_lock = self._building.setdefault(key, threading.Lock())
+        with key_lock:
+            parts = self._lookup(key)
+            if parts is None:
+                parts = build()
+                with self._lock:
+                    self._items[key] = parts
+                    while len(self._items) > self.size:
+                        self._items.popitem(last=False)
+        with self._lock:
+            self._building.pop(key, None)
         return parts
 
     def __len__(self):
@@ -309,6 +412,8 @@ def init_app(app):
         tiles_url=app.config["TILES_URL"], tiles_attribution=app.config["TILES_ATTRIBUTION"],
         simplify_deg=app.config["BASEMAP_SIMPLIFY_DEG"], popup_embed_max=app.config["POPUP_EMBED_MAX"],
         popup_url=f"{root}/popup/{{layer}}/{{fid}}",
+        display_url=f"{root}/api/layers/{{layer}}/display?zoom_band={{band}}",
+        simplify_min_vertices=app.config["DISPLAY_SIMPLIFY_MIN_VERTICES"],
     )
 
 
@@ -320,11 +425,11 @@ def current_catalog():
 def cached_map(spec, *, self_contained=False):
     """Rendered :class:`MapParts` for ``spec``, from the app's LRU.
 
-    ``self_contained`` embeds every popup (no fetches), for exported files.
+    ``self_contained`` embeds every popup and full geometry (no fetches), for exported files.
     """
     options = current_app.extensions["map_options"]
     if self_contained:
-        options = replace(options, popup_url=None)
+        options = replace(options, popup_url=None, display_url=None)
     catalog = current_catalog()
     return current_app.extensions["map_cache"].get(
         (spec, self_contained), lambda: render_parts(build_map(catalog, spec, options)))

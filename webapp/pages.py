@@ -92,6 +92,12 @@ def _page(layer_ids, spec, *, title, description, overview=False):
     )
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """No icon, said without an error: browsers ask for one on every page."""
+    return "", 204
+
+
 @bp.get("/")
 def overview():
     """Every layer on one map, with the route statistics of the line layers below it."""

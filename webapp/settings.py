@@ -69,12 +69,21 @@ SETTINGS: tuple[Setting, ...] = (
             "URL template of the 'osm' tile layer; point it at a local tile server to keep tiles offline."),
     Setting("TILES_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
             "contributors", "Attribution HTML of the 'osm' tile layer (trusted: it comes from the operator)."),
-    Setting("BASEMAP_SIMPLIFY_DEG", 0.01, "Tolerance in degrees for simplifying the boundaries of the vector "
-            "basemap. Display only: measurement always uses the full geometry.", _non_negative_float),
+    Setting("BASEMAP_SIMPLIFY_DEG", 0.01, "Largest simplification tolerance in degrees for the country borders "
+            "of the vector basemap: they are simplified as one coverage (shared borders stay shared) at the "
+            "coarsest zoom band of geo.simplify within it; 0 keeps full detail. Display only: measurement always "
+            "uses the full geometry.", _non_negative_float),
     Setting("MAP_CACHE_SIZE", 64, "How many rendered maps (per layers, basemap, feature) to keep in memory.",
             _positive_int),
-    Setting("POPUP_EMBED_MAX", 5000, "Layers with more features than this fetch each popup from /popup/<layer>/<fid> "
-            "when it opens instead of embedding all of them in the page (exports always embed).", _positive_int),
+    Setting("POPUP_EMBED_MAX", 50, "Layers with more features than this fetch each popup from /popup/<layer>/<fid> "
+            "when it opens instead of embedding all of them in the page (a popup is about 3 KB; "
+            "self-contained exports always embed).", _positive_int),
+    Setting("DISPLAY_SIMPLIFY_MIN_VERTICES", 5000, "Layers with more vertices than this are drawn on served maps "
+            "from display geometry simplified per zoom band (half a pixel, quantised), and the map fetches a finer "
+            "band from /api/layers/<id>/display as it zooms in; smaller layers and self-contained exports embed "
+            "full geometry. Statistics always use the full geometry.", _positive_int),
+    Setting("API_CACHE_MB", 64, "Memory budget in megabytes for serialised filtered or paged GeoJSON responses "
+            "kept for repeat requests (least recently used dropped first; 0 disables).", _non_negative_float),
     Setting("CACHE_MAX_AGE", 300, "Cache-Control max-age in seconds for API and page responses.", _positive_int),
     Setting("GZIP_MIN_BYTES", 1024, "Responses at least this large are gzip-compressed when the client accepts "
             "gzip (0 disables compression).", _positive_int),
