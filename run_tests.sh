@@ -12,4 +12,5 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "run_tests.sh: Debian chromium is not installed and I am not root; browser tests will be skipped" >&2
   fi
 fi
+"$PY" -m ruff check --quiet .
 exec "$PY" -m pytest -n 2 -p no:cacheprovider "$@"

@@ -138,7 +138,9 @@ def _network_options(parser, modes_default):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m geo", description="Geodesic route statistics and corridor analytics.")
+    parser = argparse.ArgumentParser(
+        prog="python -m geo", description="Geodesic route statistics and corridor analytics."
+    )
     parser.add_argument("--layers-dir", action="append", default=[], help="extra folder of user GeoJSON layers")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("layers", help="list the catalogue").set_defaults(func=_cmd_layers)

@@ -125,7 +125,8 @@ def flat_table(stats):
     """
     flat = stats.copy()
     flat["length_by_country_km"] = [
-        "; ".join(f"{c} {km:.1f}" for c, km in sorted(m.items(), key=lambda kv: -kv[1])) for m in stats["length_by_country_km"]
+        "; ".join(f"{c} {km:.1f}" for c, km in sorted(m.items(), key=lambda kv: -kv[1]))
+        for m in stats["length_by_country_km"]
     ]
     flat["border_crossings"] = [
         "; ".join(f"{x['from']}>{x['to']} @{x['chainage_km']:.1f} km" for x in xs) for xs in stats["border_crossings"]

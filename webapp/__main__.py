@@ -140,7 +140,8 @@ def run_export(app, args):
             if out is None:
                 raise ValueError("--out is required for a map export")
             if fmt == "html":
-                body = export.export_html(layer_ids, basemap=parse_basemap(args.basemap, default="none")).encode("utf-8")
+                basemap = parse_basemap(args.basemap, default="none")
+                body = export.export_html(layer_ids, basemap=basemap).encode("utf-8")
             elif fmt in ("png", "svg"):
                 width = export.check_size_px("--width", args.width or app.config["EXPORT_WIDTH_PX"])
                 height = export.check_size_px("--height", args.height or app.config["EXPORT_HEIGHT_PX"])

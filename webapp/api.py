@@ -329,6 +329,8 @@ def layer_stats_view(layer_id):
                                **payload})
         return _respond(_memo_body(("webapp.stats-json", layer_id), compute), "application/json")
     if fmt == "csv":
-        body = _memo_body(("webapp.stats-csv", layer_id), lambda: format_stats(layer_stats(catalog, layer_id), "csv").encode())
+        body = _memo_body(
+            ("webapp.stats-csv", layer_id), lambda: format_stats(layer_stats(catalog, layer_id), "csv").encode()
+        )
         return _respond(body, "text/csv", **{"Content-Disposition": f'inline; filename="{layer_id}_stats.csv"'})
     raise BadParameter("format", f"{fmt!r} is not one of json, csv", difflib.get_close_matches(fmt, ["json", "csv"]))

@@ -37,7 +37,9 @@ from webapp.mapbuilder import (
     parse_layer_ids,
 )
 
-__all__ = ["MAP_FORMATS", "STATS_FORMATS", "bp", "check_size_px", "export_html", "init_app", "static_map", "stats_table"]
+__all__ = [
+    "MAP_FORMATS", "STATS_FORMATS", "bp", "check_size_px", "export_html", "init_app", "static_map", "stats_table",
+]
 
 bp = Blueprint("export", __name__)
 

@@ -257,7 +257,9 @@ def add_controls(fmap, basemap, bounds):
     plugins.Fullscreen(position="topleft").add_to(fmap)
     plugins.MeasureControl(position="topleft", primary_length_unit="kilometers", secondary_length_unit="miles",
                            primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(fmap)
-    plugins.MousePosition(position="bottomright", separator=" | ", num_digits=4, prefix="lat | lon:", empty_string="").add_to(fmap)
+    plugins.MousePosition(
+        position="bottomright", separator=" | ", num_digits=4, prefix="lat | lon:", empty_string=""
+    ).add_to(fmap)
     elements.BasemapMiniMap(basemap).add_to(fmap)
     elements.FitView([[lat0, lon0], [lat1, lon1]]).add_to(fmap)
 

@@ -124,7 +124,9 @@ def plant_summary(rows, project):
     if not units:
         raise ImportFailed("GEM plant lookup", f"no GEM row named {project!r}")
     statuses = [normalise_status(u["status"]) for u in units]
-    live = [float(u["capacity"]) for u, s in zip(units, statuses) if s in ("operating", "construction") and u["capacity"]]
+    live = [
+        float(u["capacity"]) for u, s in zip(units, statuses) if s in ("operating", "construction") and u["capacity"]
+    ]
     status = next((s for s in ("operating", "construction", "mothballed", "retired") if s in statuses), statuses[0])
     return {
         "lon": float(units[0]["lng"]),
