@@ -14,16 +14,12 @@ import pytest
 
 from geo.corridor import corridor_report
 from geo.geodesic import distance_km
-from layers.catalog import BUILTIN_LAYERS_DIR
 from webapp import analysis_queries, assets
 
 GWADAR = (62.32541, 25.12163)
 KASHGAR = (75.98951, 39.47066)
 
 
-def needs(*layer_ids):
-    missing = [lid for lid in layer_ids if not (BUILTIN_LAYERS_DIR / f"{lid}.geojson").exists()]
-    return pytest.mark.skipif(bool(missing), reason=f"layer file(s) {missing} not built yet in data/layers/")
 
 
 def text(response):
@@ -36,7 +32,6 @@ def props(doc):
 
 # --- API: corridor ---------------------------------------------------------------------------------
 
-@needs("tapi")
 def test_api_corridor_tapi_band_first_with_area_and_herat(client, catalog):
     response = client.get("/api/corridor?layer=tapi&feature=tapi_trunk&width_km=50")
     assert response.status_code == 200 and response.mimetype == "application/geo+json"
@@ -57,7 +52,6 @@ def test_api_corridor_tapi_band_first_with_area_and_herat(client, catalog):
     assert any("GeoNames" in a for a in doc["attribution"])
 
 
-@needs("cpec", "ports")
 def test_api_gwadar_within_25_km_of_the_cpec_western_alignment(client):
     doc = client.get("/api/corridor?feature=cpec:cpec_western_alignment&width_km=25&with=ports,places").get_json()
     found = {(p["layer"], p["name"]): p for p in props(doc)[1:]}
@@ -67,7 +61,6 @@ def test_api_gwadar_within_25_km_of_the_cpec_western_alignment(client):
     assert port["chainage_km"] > doc["features"][0]["properties"]["route_length_km"] - 25  # the route's end
 
 
-@needs("tapi")
 def test_api_corridor_with_nothing_returns_the_band_only(client):
     doc = client.get("/api/corridor?layer=tapi&feature=tapi_trunk&width_km=10&with=").get_json()
     assert len(doc["features"]) == 1 and doc["summary"]["features"] == 0
@@ -103,7 +96,6 @@ def test_api_corridor_refuses_bad_references(client):
 
 # --- API: overlap, route, nearest ---------------------------------------------------------------------
 
-@needs("tapi", "cpec")
 def test_api_overlap_tapi_crosses_the_cpec_western_alignment(client):
     response = client.get("/api/overlap?a=tapi:tapi_trunk&b=cpec:cpec_western_alignment&width_km=25")
     assert response.status_code == 200
@@ -117,7 +109,6 @@ def test_api_overlap_tapi_crosses_the_cpec_western_alignment(client):
     assert client.get("/api/overlap?a=tapi&b=tapi:tapi_trunk").get_json()["parameter"] == "a"
 
 
-@needs("cpec")
 def test_api_route_kashgar_to_gwadar_legs_add_up(client):
     response = client.get("/api/route?from=Kashgar&to=Gwadar&modes=road")
     assert response.status_code == 200 and response.mimetype == "application/geo+json"
@@ -132,7 +123,6 @@ def test_api_route_kashgar_to_gwadar_legs_add_up(client):
     assert all(f["geometry"]["type"] == "LineString" for f in doc["features"])
 
 
-@needs("cpec")
 def test_api_route_without_a_path_is_a_404_with_a_message(client):
     response = client.get("/api/route?from=Kashgar&to=Gwadar&modes=rail")
     assert response.status_code == 404
@@ -162,7 +152,6 @@ def test_api_route_bad_parameters(client, query, parameter):
     assert response.status_code == 400 and response.get_json()["parameter"] == parameter
 
 
-@needs("ports")
 def test_api_nearest_port_to_a_point_and_a_place(client):
     doc = client.get("/api/nearest?lat=25.12&lon=62.33").get_json()
     assert doc["layer"] == "ports" and doc["by_geodesic"][0]["id"] == "gwadar_port"
@@ -184,7 +173,6 @@ def test_api_nearest_bad_parameters(client, query, parameter):
 
 # --- caching -------------------------------------------------------------------------------------------
 
-@needs("tapi")
 def test_results_are_cached_per_normalised_query(client, monkeypatch):
     calls = []
     real = analysis_queries.corridor_report
@@ -207,7 +195,6 @@ def test_result_cache_is_bounded(app):
 
 # --- pages ---------------------------------------------------------------------------------------------
 
-@needs("tapi")
 def test_corridor_page_defaults_to_tapi_and_shows_band_features_and_table(client, embedded_layers):
     response = client.get("/corridor")
     assert response.status_code == 200
@@ -232,7 +219,6 @@ def test_corridor_page_defaults_to_tapi_and_shows_band_features_and_table(client
     assert "/export/corridor?" in page and "/embed/corridor?" in html.unescape(page)
 
 
-@needs("cpec", "ports")
 def test_corridor_page_for_another_route_and_layers(client, embedded_layers):
     page = text(client.get("/corridor?feature=cpec:cpec_western_alignment&width_km=25&with=&with=ports&basemap=none"))
     data = embedded_layers(page)
@@ -254,7 +240,6 @@ def test_corridor_page_error_keeps_the_form_filled(client):
     assert client.get("/corridor?feature=tapi:nope").status_code == 404
 
 
-@needs("cpec")
 def test_route_page_defaults_to_kashgar_gwadar_by_road(client, embedded_layers):
     response = client.get("/route")
     assert response.status_code == 200
@@ -282,7 +267,6 @@ def test_route_page_misspelt_place_suggests_links(client):
     assert '<a href="/route?from=Gwadar&amp;to=Kashgar&amp;modes=road">Gwadar</a>' in page
 
 
-@needs("cpec")
 def test_route_page_without_a_path_is_a_404_in_the_page(client):
     response = client.get("/route?from=Kashgar&to=Gwadar&modes=rail")
     assert response.status_code == 404
@@ -290,7 +274,6 @@ def test_route_page_without_a_path_is_a_404_in_the_page(client):
     assert "rail network" in page and 'value="rail" checked' in page and 'class="site-bar"' in page
 
 
-@needs("tapi", "cpec")
 def test_embeds_have_no_page_chrome(client, embedded_layers):
     for url, layer in (("/embed/corridor?layer=tapi&feature=tapi_trunk&width_km=50", "analysis_band"),
                        ("/embed/route?from=Kashgar&to=Gwadar&modes=road", "route_legs")):
@@ -306,7 +289,6 @@ def test_embeds_have_no_page_chrome(client, embedded_layers):
 
 # --- exports --------------------------------------------------------------------------------------------
 
-@needs("tapi")
 def test_corridor_export_is_one_self_contained_file(client, embedded_layers):
     response = client.get("/export/corridor?layer=tapi&feature=tapi_trunk&width_km=50&format=html")
     assert response.status_code == 200
@@ -319,7 +301,6 @@ def test_corridor_export_is_one_self_contained_file(client, embedded_layers):
     assert all("_popup" in f["properties"] for layer in data.values() for f in layer["features"])
 
 
-@needs("tapi", "cpec")
 def test_csv_and_geojson_exports(client):
     doc = client.get("/api/corridor?layer=tapi&feature=tapi_trunk&width_km=50").get_json()
     csv_text = text(client.get("/export/corridor?layer=tapi&feature=tapi_trunk&width_km=50&format=csv"))
@@ -353,7 +334,6 @@ def test_hostile_names_are_escaped_everywhere(hostile_client, embedded_layers):
     assert "<script>alert(9)" not in bad and "&lt;script&gt;alert(9)" in bad
 
 
-@needs("tapi")
 def test_cli_exports_a_corridor_map(tmp_path, capsys, embedded_layers):
     from webapp.__main__ import main
 

@@ -21,18 +21,7 @@ from geo.corridor import (
     within_corridor,
 )
 from geo.geodesic import GEOD, distance_km
-from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, FeatureNotFound, LayerNotFound
-
-
-def needs(*layer_ids):
-    missing = [lid for lid in layer_ids if not (BUILTIN_LAYERS_DIR / f"{lid}.geojson").exists()]
-    return pytest.mark.skipif(bool(missing), reason=f"layer file(s) {missing} not built yet in data/layers/")
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog.from_dirs(BUILTIN_LAYERS_DIR)
 
 
 def geodesic_line(lon, lat, az, km):
@@ -248,7 +237,6 @@ def test_report_errors(catalog):
         corridor_report(catalog, "boundaries", "PAK", 10)
 
 
-@needs("cpec", "ports")
 def test_gwadar_inside_25_km_of_the_cpec_western_alignment(catalog):
     report = corridor_report(catalog, "cpec", "cpec_western_alignment", 25, with_layers="ports,places")
     f = report["features"].set_index("id")
@@ -260,7 +248,6 @@ def test_gwadar_inside_25_km_of_the_cpec_western_alignment(catalog):
     assert "karachi_port" not in f.index  # 500 km east of the western alignment's end
 
 
-@needs("north_south_pipeline", "ports")
 def test_karachi_ports_in_north_south_corridor_near_chainage_0(catalog):
     report = corridor_report(catalog, "north_south_pipeline", "pakistan_stream", 25, with_layers="ports")
     f = report["features"].set_index("id")
@@ -269,7 +256,6 @@ def test_karachi_ports_in_north_south_corridor_near_chainage_0(catalog):
     assert f.loc[["karachi_port", "port_qasim"], "distance_km"].max() < 25
 
 
-@needs("tapi")
 def test_tapi_corridor_summaries_add_up(catalog):
     report = corridor_report(catalog, "tapi", "tapi_trunk", 50, with_layers="places,pakistan_gas_grid")
     s, f = report["summary"], report["features"]
@@ -290,7 +276,6 @@ def test_tapi_corridor_summaries_add_up(catalog):
     assert all(isinstance(x["properties"]["distance_km"], float) for x in doc["features"][1:])
 
 
-@needs("tapi", "pakistan_gas_grid")
 def test_tapi_overlaps_its_gem_duplicate(catalog):
     result = overlap_report(catalog, "tapi:tapi_trunk",
                             "pakistan_gas_grid:turkmenistan_afghanistan_pakistan_india_gas_pipeline", 5)
@@ -298,7 +283,6 @@ def test_tapi_overlaps_its_gem_duplicate(catalog):
     assert result["shared"]["type"] in ("LineString", "MultiLineString")
 
 
-@needs("north_south_pipeline", "cpec")
 def test_north_south_against_ml1(catalog):
     result = overlap_report(catalog, "north_south_pipeline:pakistan_stream", "cpec:ml1_railway", 25)
     # both run Karachi - Hyderabad - up the Indus towards Lahore: hundreds of km together

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import shapely
 
-from layers.catalog import Catalog
 from layers.errors import BadParameter, LayerNotFound
 from layers.index import MAX_LIMIT, bbox_positions, build_tree, layer_tree, page, parse_bbox, query_bbox
 
@@ -18,9 +17,6 @@ KARACHI_LINES = {
 LAHORE_ONLY = {"sahiwal_lahore_gas_pipeline_i", "sawan_lahore_gas_pipeline", "faisalabad_shahdara_gas_pipeline_i"}
 
 
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog.from_dirs()
 
 
 def ids_at(catalog, layer_id, positions):

@@ -8,18 +8,7 @@ from shapely import LineString, MultiLineString
 from geo.geodesic import GEOD, distance_km, line_length_km
 from geo.network import build_network, nearest, network_for, parse_modes, route, shortest_path
 from geo.places import Place
-from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, NoPath
-
-
-def needs(*layer_ids):
-    missing = [lid for lid in layer_ids if not (BUILTIN_LAYERS_DIR / f"{lid}.geojson").exists()]
-    return pytest.mark.skipif(bool(missing), reason=f"layer file(s) {missing} not built yet in data/layers/")
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog.from_dirs(BUILTIN_LAYERS_DIR)
 
 
 def fwd(lon, lat, az, km):
@@ -179,7 +168,6 @@ def test_network_is_built_once_per_catalogue(catalog):
     assert network_for(catalog) is network_for(catalog)
 
 
-@needs("cpec")
 def test_kashgar_to_gwadar_by_road(catalog):
     result = route(catalog, "Kashgar", "Gwadar", modes="road")
     t = result["totals"]
@@ -192,7 +180,6 @@ def test_kashgar_to_gwadar_by_road(catalog):
     assert straight < t["total_km"] < 1.5 * straight
 
 
-@needs("cpec")
 @pytest.mark.xfail(strict=True, reason="the schematic CPEC waypoint chains measure 57-76% of the reported road "
                                        "lengths (see each feature's length_note): 2183 km path vs 3181 km of "
                                        "reported length pro-rated over its legs")
@@ -202,7 +189,6 @@ def test_kashgar_to_gwadar_within_20_percent_of_reported(catalog):
     assert t["total_km"] == pytest.approx(t["reported_equivalent_km"], rel=0.20)
 
 
-@needs("cpec")
 def test_kashgar_to_gwadar_has_no_rail_or_gas_path(catalog):
     with pytest.raises(NoPath, match="rail"):
         route(catalog, "Kashgar", "Gwadar", modes="rail")
@@ -215,14 +201,12 @@ def test_karachi_to_lahore_over_gas(catalog):
     assert all(f["properties"]["mode"] in ("gas", "snap", "access") for f in result["features"])
 
 
-@needs("casa1000")
 def test_casa1000_halves_do_not_meet(catalog):
     # The AC line ends at Sughd (Khujand), the HVDC line starts at Sangtuda, ~200 km apart: no power path
     with pytest.raises(NoPath, match="power"):
         route(catalog, "Khujand", "Nowshera", modes="power", snap_km=50)
 
 
-@needs("ports", "cpec")
 def test_nearest_port_to_gwadar_and_kashgar(catalog):
     here = nearest(catalog, "Gwadar", modes="road")
     assert here["by_geodesic"][0]["id"] == "gwadar_port" and here["by_geodesic"][0]["geodesic_km"] < 10

@@ -6,18 +6,7 @@ import pytest
 
 from geo.geodesic import distance_km
 from geo.places import find_place, parse_latlon
-from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog.from_dirs(BUILTIN_LAYERS_DIR)
-
-
-def needs(*layer_ids):
-    missing = [lid for lid in layer_ids if not (BUILTIN_LAYERS_DIR / f"{lid}.geojson").exists()]
-    return pytest.mark.skipif(bool(missing), reason=f"layer file(s) {missing} not built yet in data/layers/")
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -97,7 +86,6 @@ def test_empty_or_silly_input(catalog, text):
         find_place(catalog, text)
 
 
-@needs("ports")
 @pytest.mark.parametrize("text, fid", [("port_qasim", "port_qasim"), ("Port Qasim", "port_qasim"),
                                        ("Gwadar Port", "gwadar_port"), ("ports:karachi_port", "karachi_port")])
 def test_layer_points_resolve_by_id_or_name(catalog, text, fid):
@@ -107,7 +95,6 @@ def test_layer_points_resolve_by_id_or_name(catalog, text, fid):
     assert (place.lon, place.lat) == (row.x, row.y)
 
 
-@needs("ports", "cpec")
 def test_layer_reference_errors(catalog):
     with pytest.raises(BadParameter) as err:
         find_place(catalog, "ports:gwadar")

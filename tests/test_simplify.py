@@ -18,13 +18,7 @@ from geo.simplify import (
     tolerance_degrees,
     zoom_band,
 )
-from layers.catalog import Catalog
 from layers.errors import BadParameter
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog.from_dirs()
 
 
 def vertices(gdf):

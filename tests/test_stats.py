@@ -11,12 +11,6 @@ from geo.__main__ import main as geo_cli
 from geo.countries import OUTSIDE, border_crossings, country_of_points, length_by_country_km
 from geo.geodesic import distance_km
 from geo.stats import feature_stats, format_stats, layer_stats, layer_summary
-from layers.catalog import Catalog
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return Catalog.from_dirs()
 
 
 @pytest.fixture
