@@ -32,6 +32,7 @@ from geo.countries import country_of_points, length_by_country_km
 from geo.geodesic import GEOD, as_geometry_array, densify_geodesic, distance_km, geodesic_length_km
 from geo.places import GAZETTEER_CSV, places_gdf
 from layers.errors import BadParameter
+from layers.index import layer_tree
 
 __all__ = [
     "MAX_WIDTH_KM",
@@ -345,8 +346,10 @@ def parse_layer_list(catalog, value, *, parameter="with"):
 
 
 def _candidates(catalog, layer_id, csv_path):
-    gdf = places_gdf(catalog, csv_path=csv_path) if layer_id == PLACES else catalog.layer(layer_id).gdf
-    key = ("geo.corridor.strtree", layer_id, str(csv_path) if layer_id == PLACES else None)
+    if layer_id != PLACES:  # the layer's own index, shared with the API's bbox queries
+        return catalog.layer(layer_id).gdf, layer_tree(catalog, layer_id)
+    gdf = places_gdf(catalog, csv_path=csv_path)
+    key = ("geo.corridor.strtree", layer_id, str(csv_path))
     return gdf, catalog.memo(key, lambda: shapely.STRtree(as_geometry_array(gdf)))
 
 
