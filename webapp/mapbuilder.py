@@ -200,14 +200,16 @@ def _icons(layer_id, colour, kinds):
 
 
 def _bounds(catalog, layer_ids):
-    """(minlon, minlat, maxlon, maxlat) to show: the routes if any, else everything.
+    """(minlon, minlat, maxlon, maxlat) to show.
 
-    Point layers (LNG terminals along all of India's coast) would otherwise
-    pull the view away from the corridors the map is about.
+    The overview fits the routes: its point layers (LNG terminals along all of
+    India's coast) would pull the view away from the corridors the map is
+    about. A map of chosen layers fits everything that was asked for.
     """
     shown = [catalog.layer(lid) for lid in layer_ids if len(catalog.layer(lid).gdf)]
+    is_overview = set(layer_ids) == set(overview_layer_ids(catalog))
     # "mixed" layers (cpec, casa1000) hold routes as well as stations
-    lines = [lay for lay in shown if lay.geometry_family in ("line", "mixed")]
+    lines = [lay for lay in shown if lay.geometry_family in ("line", "mixed")] if is_overview else []
     boxes = [lay.bbox for lay in (lines or shown)]
     if not boxes:
         return REGION_BBOX
