@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from geo.corridor import corridor_geojson, corridor_report, overlap_report
+from geo.corridor_report import corridor_geojson, corridor_report, overlap_report
 from geo.network import nearest, route
 from geo.places import find_place
 from geo.stats import format_stats, layer_stats

@@ -17,8 +17,6 @@ the nearest point is found in each piece's plane, then measured with
 cross it are not supported.
 """
 
-import difflib
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -28,11 +26,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from geo.countries import country_of_points, length_by_country_km
 from geo.geodesic import GEOD, as_geometry_array, densify_geodesic, distance_km, geodesic_length_km
-from geo.places import GAZETTEER_CSV, places_gdf
 from layers.errors import BadParameter
-from layers.index import layer_tree
 
 __all__ = [
     "MAX_WIDTH_KM",
@@ -47,17 +42,9 @@ __all__ = [
     "within_corridor",
     "overlap",
     "PLACES",
-    "DEFAULT_WITH",
-    "parse_feature_ref",
-    "parse_layer_list",
-    "corridor_report",
-    "corridor_summary",
-    "corridor_geojson",
-    "overlap_report",
 ]
 
 PLACES = "places"  # the gazetteer, usable wherever a layer id is
-DEFAULT_WITH = (PLACES, "ports", "energy_projects")
 MAX_WIDTH_KM = 500.0
 MAX_PIECE_KM = 1000.0
 ROUTE_STEP_KM = 2.0  # densify routes so a planar segment and its geodesic agree to metres
@@ -310,156 +297,3 @@ def overlap(route_a, route_b, width_km, *, max_piece_km=MAX_PIECE_KM):
         "crossings": crossings,
         "shared": shared,
     }
-
-
-# ---- catalogue level: what the CLI and the web blueprint call ---------------------------------
-
-def parse_feature_ref(catalog, text, *, parameter):
-    """``"layer:fid"`` -> (layer id, feature id, lon/lat geometry); BadParameter when malformed."""
-    layer_id, sep, fid = str(text or "").partition(":")
-    if not sep or not layer_id or not fid:
-        raise BadParameter(parameter, f"expected 'layer:feature', got {text!r}")
-    return layer_id, fid, _feature_geometry(catalog, layer_id, fid)
-
-
-def _feature_geometry(catalog, layer_id, fid):
-    row = catalog.feature(layer_id, fid)
-    return row.geometry.iloc[0]
-
-
-def parse_layer_list(catalog, value, *, parameter="with"):
-    """Layer ids from ``"a,b"`` or a sequence; 'places' is the gazetteer. None -> the defaults present."""
-    if value is None:
-        return tuple(x for x in DEFAULT_WITH if x == PLACES or x in catalog)
-    items = value.split(",") if isinstance(value, str) else list(value)
-    known = [PLACES, *catalog.ids]
-    out = []
-    for item in (str(i).strip() for i in items):
-        if not item:
-            continue
-        if item not in known:
-            raise BadParameter(parameter, f"unknown layer {item!r}",
-                               difflib.get_close_matches(item, known, n=5, cutoff=0.5))
-        if item not in out:
-            out.append(item)
-    return tuple(out)
-
-
-def _candidates(catalog, layer_id, csv_path):
-    if layer_id != PLACES:  # the layer's own index, shared with the API's bbox queries
-        return catalog.layer(layer_id).gdf, layer_tree(catalog, layer_id)
-    gdf = places_gdf(catalog, csv_path=csv_path)
-    key = ("geo.corridor.strtree", layer_id, str(csv_path))
-    return gdf, catalog.memo(key, lambda: shapely.STRtree(as_geometry_array(gdf)))
-
-
-def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None, max_piece_km=MAX_PIECE_KM,
-                    csv_path=GAZETTEER_CSV):
-    """The corridor of one catalogue feature and everything within it.
-
-    Returns ``{"layer", "feature", "name", "corridor": Corridor, "features":
-    GeoDataFrame (see :func:`within_corridor`), "summary": dict}``.
-    ``with_layers``: layer ids and/or 'places' (default: places, ports,
-    energy_projects where present). Raises LayerNotFound, FeatureNotFound or
-    BadParameter.
-    """
-    width = bounded_km(width_km, "width_km", high=MAX_WIDTH_KM)
-    layers = parse_layer_list(catalog, with_layers)
-    geom = _feature_geometry(catalog, layer_id, feature_id)
-    corridor = build_corridor(route_line(geom, name="feature"), width, max_piece_km=max_piece_km)
-    found = []
-    for lid in layers:
-        gdf, tree = _candidates(catalog, lid, csv_path)
-        found.append(within_corridor(corridor, gdf, layer_id=lid, tree=tree,
-                                     exclude_id=feature_id if lid == layer_id else None))
-    features = (pd.concat(found, ignore_index=True) if found else within_corridor(corridor, gpd.GeoDataFrame(
-        {"id": []}, geometry=[], crs="EPSG:4326")))
-    features = gpd.GeoDataFrame(features, geometry="geometry", crs="EPSG:4326")
-    features = features.sort_values(["chainage_km", "distance_km"], kind="stable").reset_index(drop=True)
-    boundaries = catalog.layer("boundaries").gdf if "boundaries" in catalog else None
-    name = catalog.feature(layer_id, feature_id)["name"].iloc[0]
-    return {"layer": layer_id, "feature": feature_id, "name": name, "corridor": corridor, "features": features,
-            "summary": corridor_summary(corridor, features, boundaries)}
-
-
-def corridor_summary(corridor, features, boundaries=None):
-    """Counts and km inside the band by layer, by status and by country (ISO3, from ``boundaries``).
-
-    Points count in the country containing them; lines count in each
-    country their clipped part runs through, with its km there. Without
-    boundaries the features' own ``countries`` property is used.
-    """
-    km = features["inside_length_km"].fillna(0.0).to_numpy(dtype=float)
-    by_layer, by_status, by_country = {}, {}, {}
-
-    def add(table, key, n_km):
-        entry = table.setdefault(key, {"features": 0, "length_km": 0.0})
-        entry["features"] += 1
-        entry["length_km"] = round(entry["length_km"] + n_km, 3)
-
-    for layer, status, k in zip(features["layer"], features["status"], km):
-        add(by_layer, str(layer), k)
-        add(by_status, status if isinstance(status, str) else "n/a", k)
-    geoms = as_geometry_array(features)
-    is_point = shapely.get_type_id(geoms) == 0
-    if boundaries is not None and len(features):
-        xy = shapely.get_coordinates(geoms[is_point])
-        for code in country_of_points(xy[:, 0], xy[:, 1], boundaries):
-            add(by_country, code, 0.0)
-        lines = features[~is_point & ~shapely.is_empty(geoms)].assign(_row=lambda f: [str(i) for i in f.index])
-        if len(lines):
-            table = length_by_country_km(lines, boundaries, id_column="_row")
-            for code, group in table.groupby("country"):
-                entry = by_country.setdefault(code, {"features": 0, "length_km": 0.0})
-                entry["features"] += int(group["feature_id"].nunique())
-                entry["length_km"] = round(entry["length_km"] + float(group["length_km"].sum()), 3)
-    else:
-        for countries, k in zip(features["countries"], km):
-            for code in countries if isinstance(countries, list) else ["unknown"]:
-                add(by_country, code, k)
-    order = lambda table: dict(sorted(table.items(), key=lambda kv: (-kv[1]["features"], kv[0])))  # noqa: E731
-    return {"width_km": corridor.width_km, "route_length_km": round(corridor.length_km, 3),
-            "area_km2": round(corridor.area_km2, 1), "features": int(len(features)),
-            "by_layer": order(by_layer), "by_status": order(by_status), "by_country": order(by_country)}
-
-
-def _clean(value):
-    if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def _geojson_geometry(geom, digits=6):
-    if geom is None or geom.is_empty:
-        return None
-    return json.loads(shapely.to_geojson(shapely.transform(geom, lambda xy: np.round(xy, digits))))
-
-
-def corridor_geojson(report):
-    """A report from :func:`corridor_report` as a GeoJSON FeatureCollection dict.
-
-    The first feature is the corridor polygon (``role`` 'corridor'), the rest
-    the features found (``role`` 'within'); ``summary`` is a foreign member.
-    """
-    c = report["corridor"]
-    head = {"type": "Feature", "geometry": _geojson_geometry(c.polygon, 5), "properties": {
-        "role": "corridor", "layer": report["layer"], "feature": report["feature"], "name": report["name"],
-        "width_km": c.width_km, "area_km2": round(c.area_km2, 1), "route_length_km": round(c.length_km, 3)}}
-    feats = [head]
-    columns = [col for col in report["features"].columns if col != "geometry"]
-    for row, geom in zip(report["features"][columns].itertuples(index=False), report["features"].geometry):
-        props = {"role": "within", **{k: _clean(v) for k, v in zip(columns, row)}}
-        feats.append({"type": "Feature", "geometry": _geojson_geometry(geom), "properties": props})
-    return {"type": "FeatureCollection", "features": feats, "summary": report["summary"]}
-
-
-def overlap_report(catalog, a_ref, b_ref, width_km, *, max_piece_km=MAX_PIECE_KM):
-    """:func:`overlap` of two catalogue features named ``"layer:fid"``; JSON-ready dict."""
-    width = bounded_km(width_km, "width_km", high=MAX_WIDTH_KM)
-    a_layer, a_fid, a_geom = parse_feature_ref(catalog, a_ref, parameter="a")
-    b_layer, b_fid, b_geom = parse_feature_ref(catalog, b_ref, parameter="b")
-    result = overlap(route_line(a_geom, name="a"), route_line(b_geom, name="b"), width, max_piece_km=max_piece_km)
-    result["shared"] = _geojson_geometry(result["shared"])
-    return {"a": f"{a_layer}:{a_fid}", "b": f"{b_layer}:{b_fid}", **result}

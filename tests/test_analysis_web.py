@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from geo.corridor import corridor_report
+from geo.corridor_report import corridor_report
 from geo.geodesic import distance_km
 from webapp import analysis_queries, assets
 

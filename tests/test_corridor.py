@@ -11,15 +11,12 @@ from shapely import LineString, MultiLineString, Point
 from geo.corridor import (
     bounded_km,
     build_corridor,
-    corridor_geojson,
-    corridor_report,
     geodesic_area_km2,
     nearest_on_route,
     overlap,
-    overlap_report,
-    parse_layer_list,
     within_corridor,
 )
+from geo.corridor_report import corridor_geojson, corridor_report, overlap_report, parse_layer_list
 from geo.geodesic import GEOD, distance_km
 from layers.errors import BadParameter, FeatureNotFound, LayerNotFound
 

@@ -18,7 +18,8 @@ from dataclasses import replace
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from markupsafe import Markup
 
-from geo.corridor import PLACES, parse_layer_list
+from geo.corridor import PLACES
+from geo.corridor_report import parse_layer_list
 from geo.network import DEFAULT_ATTACH_KM, DEFAULT_SNAP_KM, MODES
 from geo.places import PLACE_LAYERS, find_place
 from layers.errors import BadParameter, MapError

@@ -1,6 +1,6 @@
 """Folium maps of analysis results: a corridor band with what lies within, and a network path by mode.
 
-Built from the JSON-ready results the API serves (:func:`geo.corridor.corridor_geojson`,
+Built from the JSON-ready results the API serves (:func:`geo.corridor_report.corridor_geojson`,
 :func:`geo.network.shortest_path`), with the pieces of :mod:`webapp.mapbuilder`
 (base map, catalogue layers, controls) and :class:`webapp.elements.FeatureLayer`
 for the analysis overlays. Popups come from autoescaped templates, tooltips
@@ -114,7 +114,7 @@ def _legend(rows, *, statuses=(), schematic=False):
 
 
 def corridor_map(catalog, doc, options, *, basemap, searched=()):
-    """A folium map of a corridor result (:func:`geo.corridor.corridor_geojson` output).
+    """A folium map of a corridor result (:func:`geo.corridor_report.corridor_geojson` output).
 
     The band, the route (bold, with its catalogue popup) and the features
     found, highlighted per layer (popups: distance, chainage, km inside);

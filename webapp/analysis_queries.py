@@ -19,10 +19,8 @@ from typing import NamedTuple
 
 from flask import current_app
 
-from geo.corridor import (
-    MAX_WIDTH_KM,
-    PLACES,
-    bounded_km,
+from geo.corridor import MAX_WIDTH_KM, PLACES, bounded_km
+from geo.corridor_report import (
     corridor_geojson,
     corridor_report,
     overlap_report,

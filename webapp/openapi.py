@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from geo.corridor import DEFAULT_WITH, MAX_WIDTH_KM
+from geo.corridor import MAX_WIDTH_KM
+from geo.corridor_report import DEFAULT_WITH
 from geo.network import MAX_ATTACH_KM, MODES, SNAP_MAX_KM
 from geo.simplify import FULL_BAND
 from layers.index import MAX_LIMIT, MAX_OFFSET
