@@ -26,6 +26,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from webapp.assets import VENDOR_DIR
+
 __all__ = [
     "GENERATED",
     "MANIFEST_NAME",
@@ -39,7 +41,6 @@ __all__ = [
     "verify",
 ]
 
-VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
 MANIFEST_NAME = "MANIFEST.json"
 
 

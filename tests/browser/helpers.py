@@ -121,12 +121,9 @@ RENDERED_JS = """
 """
 
 
-CLICK_POINT_JS = """
-([layerId, featureId]) => {
-    // A point on the feature's own path that is topmost on screen, so a real click hits it.
-    const map = window.mapsvc.map;
-    map.getContainer().scrollIntoView({block: "nearest"});
-    const box = map.getContainer().getBoundingClientRect();
+FIND_FEATURE_JS = """
+function findFeature(layerId, featureId) {
+    // the interactive Leaflet layer drawing one feature of one map layer
     let target = null;
     (function walk(layer) {
         if (layer.eachLayer && !layer.feature) { layer.eachLayer(walk); return; }
@@ -134,6 +131,19 @@ CLICK_POINT_JS = """
             target = layer;
         }
     })(window.mapsvc.layers[layerId]);
+    return target;
+}
+"""
+
+
+CLICK_POINT_JS = """
+([layerId, featureId]) => {
+""" + FIND_FEATURE_JS + """
+    // A point on the feature's own path that is topmost on screen, so a real click hits it.
+    const map = window.mapsvc.map;
+    map.getContainer().scrollIntoView({block: "nearest"});
+    const box = map.getContainer().getBoundingClientRect();
+    const target = findFeature(layerId, featureId);
     if (!target) { return null; }
     if (target._icon) {
         const r = target._icon.getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 3;
@@ -188,14 +198,9 @@ def rendered_layers(page_or_frame):
 
 PAN_TO_JS = """
 ([layerId, featureId]) => {
+""" + FIND_FEATURE_JS + """
     // What a person does when a feature is off screen (an earlier popup's auto-pan moved the map): pan to it.
-    let target = null;
-    (function walk(layer) {
-        if (layer.eachLayer && !layer.feature) { layer.eachLayer(walk); return; }
-        if (layer.feature && layer.options.interactive !== false && layer.feature.properties.id === featureId) {
-            target = layer;
-        }
-    })(window.mapsvc.layers[layerId]);
+    const target = findFeature(layerId, featureId);
     if (target) {
         const centre = target.getLatLng ? target.getLatLng() : target.getBounds().getCenter();
         window.mapsvc.map.panTo(centre, {animate: false});
