@@ -227,8 +227,17 @@ def click_feature(page, layer_id, feature_id):
 
 def close_popup(page):
     """Close the open popup and wait until it has left the DOM."""
-    page.locator(".leaflet-popup-close-button").click()
-    page.locator(".leaflet-popup").wait_for(state="detached", timeout=5000)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # under load a click can land while the popup is still auto-panning into view: try once more
+    for attempt in range(2):
+        page.locator(".leaflet-popup-close-button").click()
+        try:
+            page.locator(".leaflet-popup").wait_for(state="detached", timeout=5000)
+            return
+        except PlaywrightTimeout:
+            if attempt:
+                raise
 
 
 def screenshot(page_or_locator, artifacts_dir, name):
