@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite drives for real, when missing:
+# chromium (browser tests). Runs `apt-get update` at most once. Without root or
+# apt-get it names what is missing; tests that need it are then skipped
+# (and fail under CI=true).
+set -euo pipefail
+# command each package provides, package name
+_wanted=(
+  "chromium chromium"
+)
+_missing=()
+for pair in "${_wanted[@]}"; do
+  set -- $pair
+  command -v "$1" >/dev/null 2>&1 || _missing+=("$2")
+done
+[ ${#_missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "debian_packages.sh: installing ${_missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${_missing[@]}" >/dev/null
+else
+  echo "debian_packages.sh: missing Debian packages: ${_missing[*]} (not root: tests needing them are skipped)" >&2
+fi
