@@ -54,7 +54,7 @@ def _served(layers_dir, full):
 
     from geo.simplify import zoom_band
     from webapp import create_app
-    from webapp.mapbuilder import fit_zoom
+    from webapp.maps.builder import fit_zoom
 
     app = create_app({"LAYERS_DIRS": [str(layers_dir)], "DEFAULT_BASEMAP": "none"})
     client = app.test_client()

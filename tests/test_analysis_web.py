@@ -14,7 +14,8 @@ import pytest
 
 from geo.corridor_report import corridor_report
 from geo.geodesic import distance_km
-from webapp import analysis_queries, assets
+from webapp.analysis import queries as analysis_queries
+from webapp.maps import assets
 
 GWADAR = (62.32541, 25.12163)
 KASHGAR = (75.98951, 39.47066)

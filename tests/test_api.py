@@ -239,7 +239,7 @@ def test_filtered_304_is_answered_without_building_the_body(app, client):
 
 
 def test_body_cache_is_bounded_in_bytes():
-    from webapp.httpcache import BodyCache
+    from webapp.api.httpcache import BodyCache
 
     cache, built = BodyCache(10), []
 

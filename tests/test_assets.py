@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 from folium import plugins
 
-from webapp import assets, vendor_assets
+from webapp.maps import assets, vendor_assets
 
-STATIC = Path(assets.__file__).resolve().parent / "static"
+STATIC = assets.VENDOR_DIR.parent
 VENDOR = STATIC / "vendor"
 CONFIGURED = [folium.Map, plugins.Fullscreen, plugins.MiniMap, plugins.MeasureControl, plugins.MousePosition]
 

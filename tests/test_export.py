@@ -9,8 +9,8 @@ import pytest
 from matplotlib import image
 
 from geo.stats import layer_stats
-from webapp import assets
 from webapp.__main__ import main
+from webapp.maps import assets
 
 # What a browser would fetch from an HTML page: script/link/img/iframe sources, CSS url() and
 # @import, and Leaflet tile templates. Attribution and source links (<a href>) are not fetched.

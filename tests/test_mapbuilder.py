@@ -12,8 +12,8 @@ from geo.geodesic import geodesic_length_km
 from geo.stats import layer_stats
 from layers.catalog import Catalog
 from layers.errors import BadParameter, FeatureNotFound, LayerNotFound
-from webapp import assets, display, elements, mapbuilder
-from webapp.mapbuilder import MapCache, MapOptions, MapSpec
+from webapp.maps import assets, builder, display, elements
+from webapp.maps.builder import MapCache, MapOptions, MapSpec
 
 OPTIONS = MapOptions(tiles_url="https://tile.example.org/{z}/{x}/{y}.png", tiles_attribution="Example tiles")
 
@@ -24,42 +24,42 @@ def hostile_catalog(hostile_dir):
 
 
 def render(catalog, spec, options=OPTIONS):
-    return mapbuilder.render_parts(mapbuilder.build_map(catalog, spec, options))
+    return builder.render_parts(builder.build_map(catalog, spec, options))
 
 
 def test_parse_layer_ids_keeps_order_and_drops_repeats(catalog):
-    assert mapbuilder.parse_layer_ids(" tapi, north_south_pipeline,tapi ", catalog) == ("tapi", "north_south_pipeline")
+    assert builder.parse_layer_ids(" tapi, north_south_pipeline,tapi ", catalog) == ("tapi", "north_south_pipeline")
 
 
 @pytest.mark.parametrize("text", ["", " , ", None])
 def test_parse_layer_ids_refuses_empty(catalog, text):
     with pytest.raises(BadParameter) as err:
-        mapbuilder.parse_layer_ids(text, catalog)
+        builder.parse_layer_ids(text, catalog)
     assert err.value.name == "layers"
 
 
 @pytest.mark.parametrize("text", ["tapii", "../etc/passwd", "TAPI"])
 def test_parse_layer_ids_unknown_is_not_found(catalog, text):
     with pytest.raises(LayerNotFound):
-        mapbuilder.parse_layer_ids(text, catalog)
+        builder.parse_layer_ids(text, catalog)
 
 
 def test_parse_basemap():
-    assert mapbuilder.parse_basemap(None, default="osm") == "osm"
-    assert mapbuilder.parse_basemap("NONE", default="osm") == "none"
+    assert builder.parse_basemap(None, default="osm") == "osm"
+    assert builder.parse_basemap("NONE", default="osm") == "none"
     with pytest.raises(BadParameter) as err:
-        mapbuilder.parse_basemap("osmm", default="osm")
+        builder.parse_basemap("osmm", default="osm")
     assert err.value.name == "basemap" and err.value.suggestions == ["osm"]
 
 
 def test_drawing_order_puts_points_on_top_and_the_busiest_line_layer_lowest(catalog):
-    order = mapbuilder.drawing_order(catalog, ["lng_terminals", "tapi", "pakistan_gas_grid"])
+    order = builder.drawing_order(catalog, ["lng_terminals", "tapi", "pakistan_gas_grid"])
     assert order == ("pakistan_gas_grid", "tapi", "lng_terminals")
 
 
 def test_pin_colours_of_builtin_point_layers_differ(catalog):
     points = [lay.id for lay in catalog if lay.geometry_family == "point"]
-    colours = [mapbuilder.pin_colour(lid, elements_colour(catalog, lid))[0] for lid in points]
+    colours = [builder.pin_colour(lid, elements_colour(catalog, lid))[0] for lid in points]
     assert len(set(colours)) == len(colours)
 
 
@@ -116,17 +116,17 @@ def test_zoom_band_display_is_simplified_and_stats_are_not(catalog):
 def test_fit_zoom():
     # Pakistan and neighbours in a 1000 x 600 view: 18 deg of 360 is 1/20 of the world, 1000 px wide at
     # 256 * 2**z / 20 px per span -> z = floor(log2(78.1)) = 6 by width; 15 deg of latitude limits it to 5
-    assert mapbuilder.fit_zoom((60, 23, 78, 38)) == 5
-    assert mapbuilder.fit_zoom((-4.5, -9.6, 143.9, 53.8)) == 3  # the GEM Asia pipelines: floor(log2(9.5))
-    assert mapbuilder.fit_zoom((-180, -85, 180, 85)) == mapbuilder.MIN_ZOOM
-    assert mapbuilder.fit_zoom((67.0, 24.8, 67.0, 24.8)) == mapbuilder.FIT_MAX_ZOOM  # one point
+    assert builder.fit_zoom((60, 23, 78, 38)) == 5
+    assert builder.fit_zoom((-4.5, -9.6, 143.9, 53.8)) == 3  # the GEM Asia pipelines: floor(log2(9.5))
+    assert builder.fit_zoom((-180, -85, 180, 85)) == builder.MIN_ZOOM
+    assert builder.fit_zoom((67.0, 24.8, 67.0, 24.8)) == builder.FIT_MAX_ZOOM  # one point
 
 
 def test_large_layers_embed_a_zoom_band_and_fetch_finer(catalog, embedded_layers):
     options = MapOptions(tiles_url="x", tiles_attribution="x", popup_url="/popup/{layer}/{fid}",
                          display_url="/api/layers/{layer}/display?zoom_band={band}", simplify_min_vertices=1000)
-    assert mapbuilder.display_band(catalog, "pakistan_gas_grid", options, 5) == 1  # 1,933 vertices > 1,000
-    assert mapbuilder.display_band(catalog, "tapi", options, 5) is None  # 244 vertices: full geometry
+    assert builder.display_band(catalog, "pakistan_gas_grid", options, 5) == 1  # 1,933 vertices > 1,000
+    assert builder.display_band(catalog, "tapi", options, 5) is None  # 244 vertices: full geometry
     parts = render(catalog, MapSpec(("pakistan_gas_grid", "tapi"), "none", None), options)
     assert parts.script.count('"/api/layers/pakistan_gas_grid/display?zoom_band={band}"') == 1
     assert "/api/layers/tapi/display" not in parts.script
@@ -197,7 +197,7 @@ def test_focus_feature(catalog):
     parts = render(catalog, MapSpec(("tapi",), "none", "tapi_trunk"))
     assert '=== "tapi_trunk"' in parts.script and "openPopup()" in parts.script
     with pytest.raises(FeatureNotFound):
-        mapbuilder.build_map(catalog, MapSpec(("tapi",), "none", "nope"), OPTIONS)
+        builder.build_map(catalog, MapSpec(("tapi",), "none", "nope"), OPTIONS)
 
 
 def test_hostile_layer_title_and_attribution_are_escaped(hostile_catalog):
@@ -249,7 +249,7 @@ def test_map_cache_is_an_lru():
 
 
 def test_view_fits_routes_on_the_overview_and_everything_on_chosen_layers(catalog):
-    from webapp.mapbuilder import _bounds, overview_layer_ids
+    from webapp.maps.builder import _bounds, overview_layer_ids
 
     overview = _bounds(catalog, overview_layer_ids(catalog))
     # the overview ignores India's east-coast LNG terminals (beyond 80E) ...

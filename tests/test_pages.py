@@ -6,8 +6,8 @@ import re
 import pytest
 
 from geo.stats import layer_stats
-from webapp import assets
-from webapp.mapbuilder import overview_layer_ids
+from webapp.maps import assets
+from webapp.maps.builder import overview_layer_ids
 
 
 def text(response):
@@ -203,7 +203,7 @@ def test_served_map_draws_simplified_geometry_but_stats_use_the_full_one(big_cli
 
     from geo.geodesic import geodesic_length_km
     from geo.simplify import cached_display, zoom_band
-    from webapp.mapbuilder import fit_zoom
+    from webapp.maps.builder import fit_zoom
 
     app = big_client.application
     catalog = app.extensions["catalog"]

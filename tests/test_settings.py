@@ -58,7 +58,7 @@ def test_create_app_applies_the_settings(monkeypatch):
 
 
 def test_importing_the_package_configures_nothing():
-    code = ("import folium, webapp, webapp.api, webapp.pages, webapp.export; "
+    code = ("import folium, webapp, webapp.api.views, webapp.maps.pages, webapp.export.views; "
             "print(folium.Map.default_js[0][1])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.startswith("https://")  # folium untouched until create_app runs assets.init_app

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp import analysis, api, assets, errors, export, httpcache, mapbuilder, openapi, pages, security
+from webapp import errors, security
+from webapp.analysis import views as analysis_views
+from webapp.api import httpcache, openapi
+from webapp.api import views as api_views
+from webapp.export import views as export_views
+from webapp.maps import assets, builder, pages
 from webapp.settings import load_settings
 
 __all__ = ["create_app"]
@@ -22,15 +27,15 @@ def create_app(config=None):
     app = Flask(__name__)
     app.config.from_mapping(load_settings(config))
     app.json.sort_keys = False
-    mapbuilder.init_app(app)
+    builder.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     httpcache.init_app(app)
-    export.init_app(app)
+    export_views.init_app(app)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(export.bp)
-    app.register_blueprint(analysis.bp)
+    app.register_blueprint(api_views.bp)
+    app.register_blueprint(export_views.bp)
+    app.register_blueprint(analysis_views.bp)
     app.register_blueprint(openapi.bp)
     return app

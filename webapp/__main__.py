@@ -61,8 +61,8 @@ def build_parser():
 def warm_up(app):
     """Compute every layer's statistics and render the overview once, so no visitor waits for them."""
     with app.test_request_context("/"):
-        from webapp.display import stats_payload
-        from webapp.mapbuilder import MapSpec, cached_map, drawing_order, overview_layer_ids
+        from webapp.maps.builder import MapSpec, cached_map, drawing_order, overview_layer_ids
+        from webapp.maps.display import stats_payload
 
         catalog = app.extensions["catalog"]
         for layer_id in catalog.ids:
@@ -112,8 +112,8 @@ def serve(app, *, host, port, threads=8, production=False, trusted_proxy=None):
 
 def run_export(app, args):
     """Write the export ``args`` describes; return the exit code."""
-    from webapp import export
-    from webapp.mapbuilder import overview_layer_ids, parse_basemap, parse_layer_ids
+    from webapp.export import views as export
+    from webapp.maps.builder import overview_layer_ids, parse_basemap, parse_layer_ids
 
     out = Path(args.out) if args.out else None
     fmt = args.format or (out.suffix.lstrip(".").lower() if out and out.suffix else None)
@@ -121,8 +121,8 @@ def run_export(app, args):
         catalog = app.extensions["catalog"]
         layer_ids = parse_layer_ids(args.layers, catalog) if args.layers else overview_layer_ids(catalog)
         if args.corridor:
-            from webapp.analysis import corridor_html
-            from webapp.analysis_queries import corridor_query
+            from webapp.analysis.views import corridor_html
+            from webapp.analysis.queries import corridor_query
 
             if (fmt or "html") != "html" or out is None:
                 raise ValueError("--corridor writes a self-contained HTML map: give --out FILE.html")

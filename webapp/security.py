@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import branca.element
 from flask import current_app, request
 
-from webapp.mapbuilder import TILE_PROVIDERS
+from webapp.maps.builder import TILE_PROVIDERS
 
 __all__ = ["EMBED_PREFIX", "REFERRER_POLICY", "content_security_policy", "harden_folium", "init_app", "is_embed_path",
            "tile_sources"]

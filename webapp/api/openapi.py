@@ -17,8 +17,8 @@ from geo.network import MAX_ATTACH_KM, MODES, SNAP_MAX_KM
 from geo.simplify import FULL_BAND
 from layers.index import MAX_LIMIT, MAX_OFFSET
 from layers.schema import FEATURE_ID_RE, GEOMETRY_QUALITIES, KINDS, STATUSES
-from webapp.api import filterable_properties
-from webapp.mapbuilder import current_catalog
+from webapp.api.views import filterable_properties
+from webapp.maps.builder import current_catalog
 
 __all__ = ["OPENAPI_VERSION", "bp", "openapi_document"]
 
@@ -275,4 +275,4 @@ def document():
     """The OpenAPI document, built once per catalogue."""
     catalog = current_catalog()
     app = current_app._get_current_object()
-    return jsonify(catalog.memo(("webapp.openapi",), lambda: openapi_document(app, catalog)))
+    return jsonify(catalog.memo(("webapp.api.openapi",), lambda: openapi_document(app, catalog)))

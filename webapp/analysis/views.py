@@ -1,10 +1,10 @@
 """Corridor and network analysis over HTTP: JSON API, the /corridor and /route pages, embeds, exports.
 
 Views only translate: request parameters become queries and cached results
-(:mod:`webapp.analysis_queries`), results become JSON, pages, embeds and
-downloads. Rendered maps (:mod:`webapp.analysis_maps`) are kept in an LRU
+(:mod:`webapp.analysis.queries`), results become JSON, pages, embeds and
+downloads. Rendered maps (:mod:`webapp.analysis.maps`) are kept in an LRU
 per (query, basemap, self-contained). ETag, 304 and gzip come from
-:mod:`webapp.httpcache`. Pages show a bad parameter in the page, with the
+:mod:`webapp.api.httpcache`. Pages show a bad parameter in the page, with the
 form kept filled and the error's status; the API answers JSON errors.
 """
 
@@ -23,9 +23,9 @@ from geo.corridor_report import parse_layer_list
 from geo.network import DEFAULT_ATTACH_KM, DEFAULT_SNAP_KM, MODES
 from geo.places import PLACE_LAYERS, find_place
 from layers.errors import BadParameter, MapError
-from webapp import analysis_queries, assets
-from webapp.analysis_maps import MODE_STYLE, PLACES_ATTRIBUTION, corridor_map, layer_title, route_map
-from webapp.analysis_queries import (
+from webapp.analysis import queries as analysis_queries
+from webapp.analysis.maps import MODE_STYLE, PLACES_ATTRIBUTION, corridor_map, layer_title, route_map
+from webapp.analysis.queries import (
     DEFAULT_WIDTH_KM,
     corridor_query,
     corridor_result,
@@ -36,9 +36,10 @@ from webapp.analysis_queries import (
     route_query,
     route_result,
 )
-from webapp.api import GEOJSON, _refuse_unknown
-from webapp.display import BASEMAP_LAYER, country_names
-from webapp.mapbuilder import MapCache, current_catalog, parse_basemap
+from webapp.api.views import GEOJSON, _refuse_unknown
+from webapp.maps import assets
+from webapp.maps.builder import MapCache, current_catalog, parse_basemap
+from webapp.maps.display import BASEMAP_LAYER, country_names
 
 __all__ = ["MAJOR_PLACES", "bp", "corridor_html"]
 
@@ -216,7 +217,7 @@ def _line_features(catalog):
                 groups.append((layer.title, items))
         return groups
 
-    return catalog.memo(("webapp.analysis.line-features",), compute)
+    return catalog.memo(("webapp.analysis.views.line-features",), compute)
 
 
 def _place_choices(catalog):
@@ -236,7 +237,7 @@ def _place_choices(catalog):
             found.append((text, "place (GeoNames)"))
         return found
 
-    return catalog.memo(("webapp.analysis.place-choices",), compute)
+    return catalog.memo(("webapp.analysis.views.place-choices",), compute)
 
 
 def _page_context(endpoint, params, title):

@@ -1,8 +1,8 @@
 """Folium maps of analysis results: a corridor band with what lies within, and a network path by mode.
 
 Built from the JSON-ready results the API serves (:func:`geo.corridor_report.corridor_geojson`,
-:func:`geo.network.shortest_path`), with the pieces of :mod:`webapp.mapbuilder`
-(base map, catalogue layers, controls) and :class:`webapp.elements.FeatureLayer`
+:func:`geo.network.shortest_path`), with the pieces of :mod:`webapp.maps.builder`
+(base map, catalogue layers, controls) and :class:`webapp.maps.elements.FeatureLayer`
 for the analysis overlays. Popups come from autoescaped templates, tooltips
 are set with ``textContent`` and data reaches the page as htmlsafe JSON, as
 for the layer maps.
@@ -20,9 +20,9 @@ from markupsafe import Markup
 from geo.corridor import PLACES
 from layers.importers.gazetteer import GEONAMES_SOURCE
 from layers.styles import STATUS_STYLE, layer_colour, line_style, point_icon
-from webapp import elements
-from webapp.display import popup_fragments
-from webapp.mapbuilder import add_controls, base_map, fit_zoom, layer_element, pin_colour, render_parts
+from webapp.maps import elements
+from webapp.maps.builder import add_controls, base_map, fit_zoom, layer_element, pin_colour, render_parts
+from webapp.maps.display import popup_fragments
 
 __all__ = [
     "BAND_COLOUR",

@@ -39,7 +39,7 @@ __all__ = [
     "stats_payload",
 ]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 _POPUP_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                                 trim_blocks=True, lstrip_blocks=True)
 
@@ -246,7 +246,7 @@ def layer_display_js(catalog, layer_id, *, with_popups, zoom_band=None):
         return _script_json(_feature_collection(geometry_json, display, extra=extra))
 
     band = None if zoom_band is None else int(zoom_band)
-    return catalog.memo(("webapp.display", layer_id, bool(with_popups), band), compute)
+    return catalog.memo(("webapp.maps.display", layer_id, bool(with_popups), band), compute)
 
 
 def basemap_band(tolerance_deg):

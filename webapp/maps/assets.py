@@ -4,7 +4,7 @@ The map pages must work with no network ("offline first"). folium 0.20
 declares the JS/CSS each element needs as ``default_js``/``default_css``
 class attributes holding CDN URLs; :func:`configure_folium` replaces those
 lists, once at start-up, with URLs under Flask's static folder, where
-``python -m webapp.vendor_assets`` put pinned npm copies.
+``python -m webapp.maps.vendor_assets`` put pinned npm copies.
 
 :func:`inline_assets` turns a page rendered that way into a single file
 that fetches nothing, for the self-contained export.
@@ -33,7 +33,7 @@ __all__ = [
     "vendor_files",
 ]
 
-VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
+VENDOR_DIR = Path(__file__).resolve().parent.parent / "static" / "vendor"
 DEFAULT_URL_PREFIX = "/static/vendor"
 
 _LEAFLET = "leaflet-1.9.3/dist"
@@ -127,7 +127,7 @@ def _check_files(vendor_dir: Path) -> None:
     if missing:
         raise MissingVendorAsset(
             f"vendored assets missing under {vendor_dir}: {', '.join(missing)}; "
-            "run `python -m webapp.vendor_assets`"
+            "run `python -m webapp.maps.vendor_assets`"
         )
 
 

@@ -1,7 +1,7 @@
 """Exports for reports: one self-contained HTML map, a static PNG/SVG map, the statistics table.
 
 The HTML is the embed page with every script, stylesheet, font and icon
-inlined (:func:`webapp.assets.inline_assets`), so it opens from ``file://``
+inlined (:func:`webapp.maps.assets.inline_assets`), so it opens from ``file://``
 with no network. The static map is drawn with matplotlib (no browser) in
 the colours and dashes of :mod:`layers.styles`, with legend, geodesic scale
 bar and attribution line.
@@ -25,9 +25,8 @@ from geo.stats import format_stats, layer_stats
 from layers.errors import BadParameter
 from layers.schema import REGION_BBOX
 from layers.styles import STATUS_STYLE, layer_colour
-from webapp import assets
-from webapp.display import BASEMAP_LAYER
-from webapp.mapbuilder import (
+from webapp.maps import assets
+from webapp.maps.builder import (
     MapSpec,
     cached_map,
     current_catalog,
@@ -36,6 +35,7 @@ from webapp.mapbuilder import (
     parse_basemap,
     parse_layer_ids,
 )
+from webapp.maps.display import BASEMAP_LAYER
 
 __all__ = [
     "MAP_FORMATS", "STATS_FORMATS", "bp", "check_size_px", "export_html", "init_app", "static_map", "stats_table",

@@ -27,9 +27,9 @@ from geo.stats import format_stats, layer_stats
 from layers.errors import BadParameter
 from layers.index import bbox_positions, page, parse_bbox
 from layers.schema import GEOMETRY_QUALITIES, ISO3_RE, KINDS, STATUSES
-from webapp.display import feature_properties, layer_display_js, stats_payload
-from webapp.httpcache import BodyCache, derived_etag, not_modified
-from webapp.mapbuilder import current_catalog, embeds_popups
+from webapp.api.httpcache import BodyCache, derived_etag, not_modified
+from webapp.maps.builder import current_catalog, embeds_popups
+from webapp.maps.display import feature_properties, layer_display_js, stats_payload
 
 __all__ = ["LayerQuery", "bp", "filterable_properties", "select_features"]
 
@@ -295,7 +295,7 @@ def layer_display(layer_id):
         raise BadParameter("zoom_band", f"{raw[:20]!r} must be a whole number from 0 to {FULL_BAND}")
     band = int(raw)
     with_popups = embeds_popups(catalog, layer_id, current_app.extensions["map_options"])
-    body = _memo_body(("webapp.display-json", layer_id, band, with_popups),
+    body = _memo_body(("webapp.maps.display-json", layer_id, band, with_popups),
                       lambda: str(layer_display_js(catalog, layer_id, with_popups=with_popups,
                                                    zoom_band=band)).encode("utf-8"))
     return _respond(body, GEOJSON)

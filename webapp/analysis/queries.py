@@ -40,10 +40,10 @@ from geo.network import (
 )
 from geo.places import Place, find_place
 from layers.errors import BadParameter, NoPath
-from webapp.analysis_maps import PLACES_ATTRIBUTION
-from webapp.api import _json_body
-from webapp.display import BASEMAP_LAYER
-from webapp.mapbuilder import MapCache
+from webapp.analysis.maps import PLACES_ATTRIBUTION
+from webapp.api.views import _json_body
+from webapp.maps.builder import MapCache
+from webapp.maps.display import BASEMAP_LAYER
 
 __all__ = [
     "DEFAULT_OVERLAP_WIDTH_KM",

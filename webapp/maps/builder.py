@@ -1,7 +1,7 @@
 """Build folium maps from catalogue layers, the style table and the cached statistics.
 
 Per-layer display data (escaped popups, display GeoJSON, the vector
-basemap) comes memoised from :mod:`webapp.display`; whole rendered maps
+basemap) comes memoised from :mod:`webapp.maps.display`; whole rendered maps
 are kept in a small LRU (:class:`MapCache`) keyed by (layers, basemap,
 feature), so building a map never dominates a request.
 """
@@ -28,8 +28,8 @@ from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, FeatureNotFound
 from layers.schema import REGION_BBOX
 from layers.styles import layer_colour, legend_entries, point_icon
-from webapp import elements
-from webapp.display import BASEMAP_LAYER, basemap_geojson, layer_display_js
+from webapp.maps import elements
+from webapp.maps.display import BASEMAP_LAYER, basemap_geojson, layer_display_js
 
 __all__ = [
     "BASEMAPS",
@@ -300,7 +300,7 @@ def display_band(catalog, layer_id, options, zoom):
 
 
 def layer_element(catalog, layer_id, options, *, show=True, zoom=None):
-    """The :class:`~webapp.elements.FeatureLayer` of one catalogue layer (styles, icons, popups).
+    """The :class:`~webapp.maps.elements.FeatureLayer` of one catalogue layer (styles, icons, popups).
 
     ``zoom``: the map's initial zoom (default: the zoom that fits the layer),
     which picks the embedded zoom band of large layers.

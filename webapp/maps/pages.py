@@ -1,6 +1,6 @@
 """HTML pages: the overview, per-layer and multi-layer maps, chrome-less embeds, popup fragments.
 
-Views only translate query parameters into a :class:`~webapp.mapbuilder.MapSpec`
+Views only translate query parameters into a :class:`~webapp.maps.builder.MapSpec`
 and hand cached map parts and precomputed figures to the templates.
 """
 
@@ -9,8 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from webapp.display import popup_fragments, stats_payload
-from webapp.mapbuilder import (
+from webapp.maps.builder import (
     BASEMAPS,
     MapSpec,
     cached_map,
@@ -20,6 +19,7 @@ from webapp.mapbuilder import (
     parse_basemap,
     parse_layer_ids,
 )
+from webapp.maps.display import popup_fragments, stats_payload
 
 __all__ = ["bp", "route_table"]
 
