@@ -234,15 +234,15 @@ def test_report_errors(catalog):
         corridor_report(catalog, "boundaries", "PAK", 10)
 
 
-def test_gwadar_inside_25_km_of_the_cpec_western_alignment(catalog):
-    report = corridor_report(catalog, "cpec", "cpec_western_alignment", 25, with_layers="ports,places")
+def test_gwadar_inside_25_km_of_the_cpec_southern_trunk(catalog):
+    report = corridor_report(catalog, "cpec", "cpec_southern_trunk", 25, with_layers="ports,places")
     f = report["features"].set_index("id")
     assert f.loc["gwadar_port", "distance_km"] < 25
     gwadar = f[(f["layer"] == "places") & (f["name"] == "Gwadar")]
     assert len(gwadar) == 1 and gwadar["distance_km"].iloc[0] < 25
-    # Gwadar is the alignment's end: chainage within 25 km of the full length
+    # Gwadar is the end of the trunk every alignment shares: chainage within 25 km of the full length
     assert f.loc["gwadar_port", "chainage_km"] > report["corridor"].length_km - 25
-    assert "karachi_port" not in f.index  # 500 km east of the western alignment's end
+    assert "karachi_port" not in f.index  # 500 km east of the trunk's end
 
 
 def test_karachi_ports_in_north_south_corridor_near_chainage_0(catalog):

@@ -182,7 +182,7 @@ def test_duplicate_id_in_layer_fails(gaz, tmp_path):
 
 EXPECTED_ROUTES = {
     "cpec": {"karakoram_highway", "cpec_western_alignment", "cpec_central_alignment",
-             "cpec_eastern_alignment", "ml1_railway"},
+             "cpec_eastern_alignment", "cpec_khuzdar_panjgur", "cpec_southern_trunk", "ml1_railway"},
     "casa1000": {"casa1000_ac_datka_khujand", "casa1000_hvdc_sangtuda_nowshera"},
     "thar_lahore_hvdc": {"matiari_lahore_hvdc"},
 }
