@@ -196,7 +196,7 @@ def _report(findings, n_layers, n_features, fmt):
         return json.dumps({"findings": [asdict(f) for f in findings], "open": len(open_),
                            "waived": len(findings) - len(open_)}, indent=2, ensure_ascii=False)
     lines = [f"{f.ref}  {f.check}  {f.message}" for f in open_]
-    lines += [f"{f.ref}  {f.check}  (waived {f.waived})  {f.message}" for f in findings if f.waived]
+    lines += [f"{f.ref}  {f.check}  {f.message}  [waived {f.waived}]" for f in findings if f.waived]
     lines.append(f"{len(open_)} open findings, {len(findings) - len(open_)} waived, "
                  f"in {n_features} features of {n_layers} layers")
     return "\n".join(lines)
@@ -209,8 +209,10 @@ def main(argv=None):
     parser.add_argument("--settled-max-age-days", type=int, default=3650, help="the same for operating, retired or "
                         "cancelled features (default 3650)")
     parser.add_argument("--today", default=None, help="audit as of this date (YYYY-MM-DD; default today)")
-    parser.add_argument("--layers-dir", type=Path, default=BUILTIN_LAYERS_DIR, help="layer folder (default data/layers)")
-    parser.add_argument("--waivers", type=Path, default=WAIVERS, help="waivers file (default data/raw/audit_waivers.toml)")
+    parser.add_argument("--layers-dir", type=Path, default=BUILTIN_LAYERS_DIR,
+                        help="layer folder (default data/layers)")
+    parser.add_argument("--waivers", type=Path, default=WAIVERS,
+                        help="waivers file (default data/raw/audit_waivers.toml)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
     try:

@@ -17,7 +17,8 @@ def test_shipped_data_passes_the_audit(capsys):
     assert audit.main(["--today", REVIEW_DAY]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == "0 open findings, 5 waived, in 204 features of 11 layers"
-    assert "cpec:cpec_western_alignment  stale  (waived until 2027-06-30" in out
+    assert "cpec:cpec_western_alignment  stale  status 'construction' last confirmed 2022-01-25" in out
+    assert "[waived until 2027-06-30: no newer public status found on 2026-12-01" in out
 
 
 def test_waivers_expire(capsys):
