@@ -18,9 +18,11 @@ from layers.schema import latest_status
 __all__ = ["STAT_COLUMNS", "feature_stats", "layer_summary", "records", "layer_stats", "flat_table", "format_stats"]
 
 STAT_COLUMNS = [
-    "id", "name", "kind", "status", "status_as_of", "status_source_title", "status_source_url", "geometry_quality",
+    "id", "name", "kind", "status",
     "geodesic_length_km", "reported_length_km", "length_ratio", "straight_line_km", "sinuosity",
     "length_by_country_km", "border_crossings", "vertex_count",
+    # Added with the dated facts; kept at the end so the earlier columns keep their positions.
+    "status_as_of", "status_source_title", "status_source_url", "geometry_quality",
 ]
 
 
@@ -71,15 +73,11 @@ def feature_stats(gdf, boundaries):
                 "chainage_km": float(row.chainage_km),
             })
     dating = _status_dating(gdf)
-    return pd.DataFrame({
+    return pd.DataFrame({  # columns in STAT_COLUMNS order
         "id": ids,
         "name": _column(gdf, "name").to_numpy(dtype=object),
         "kind": _column(gdf, "kind").to_numpy(dtype=object),
         "status": _column(gdf, "status").to_numpy(dtype=object),
-        "status_as_of": [d[0] for d in dating],
-        "status_source_title": [d[1] for d in dating],
-        "status_source_url": [d[2] for d in dating],
-        "geometry_quality": _column(gdf, "geometry_quality").to_numpy(dtype=object),
         "geodesic_length_km": np.where(is_line, length, np.nan).round(3),
         "reported_length_km": reported,
         "length_ratio": ratio.round(4),
@@ -88,6 +86,10 @@ def feature_stats(gdf, boundaries):
         "length_by_country_km": [by_country[f] for f in ids],
         "border_crossings": [crossings[f] for f in ids],
         "vertex_count": shapely.get_num_coordinates(geoms),
+        "status_as_of": [d[0] for d in dating],
+        "status_source_title": [d[1] for d in dating],
+        "status_source_url": [d[2] for d in dating],
+        "geometry_quality": _column(gdf, "geometry_quality").to_numpy(dtype=object),
     })
 
 

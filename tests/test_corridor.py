@@ -333,4 +333,4 @@ def test_cli_stats_still_works(capsys):
     from geo.__main__ import main
 
     assert main(["stats", "tapi", "--format", "csv"]) == 0
-    assert capsys.readouterr().out.startswith("id,name,kind,status,status_as_of,")
+    assert capsys.readouterr().out.startswith("id,name,kind,status,geodesic_length_km,")
