@@ -22,7 +22,7 @@ import shapely
 from geo.geodesic import distance_km
 from layers.catalog import DATA_DIR
 from layers.errors import BadParameter
-from layers.importers.gazetteer import load_gazetteer, normalise_name, suggest
+from layers.importers.gazetteer import load_corrections, load_gazetteer, normalise_name, suggest
 
 __all__ = [
     "GAZETTEER_CSV",
@@ -37,8 +37,9 @@ __all__ = [
 
 GAZETTEER_CSV = DATA_DIR / "raw" / "geonames_cities1000_region.csv"
 PLACE_LAYERS = ("ports", "energy_projects")
-# English names GeoNames files under another primary name (geonames.org/1280849 "Kashi", alt. "Kashgar").
-ALIASES = {"kashgar": ("Kashi", "CN"), "kashghar": ("Kashi", "CN")}
+# English names GeoNames files under another primary name: the [[alias]] entries of the one gazetteer
+# corrections file (data/raw/gazetteer_corrections.toml), e.g. "Kashgar" -> "Kashi", CN.
+ALIASES = {normalise_name(a["name"]): (a["gazetteer_name"], a["country"]) for a in load_corrections()["alias"]}
 # Same-named gazetteer entries closer than this are one town entered twice (e.g. Kashan, IR: 1.5 km apart).
 DUPLICATE_KM = 30.0
 _ISO2 = re.compile(r"^[A-Za-z]{2}$")

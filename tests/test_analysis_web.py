@@ -53,8 +53,8 @@ def test_api_corridor_tapi_band_first_with_area_and_herat(client, catalog):
     assert any("GeoNames" in a for a in doc["attribution"])
 
 
-def test_api_gwadar_within_25_km_of_the_cpec_western_alignment(client):
-    doc = client.get("/api/corridor?feature=cpec:cpec_western_alignment&width_km=25&with=ports,places").get_json()
+def test_api_gwadar_within_25_km_of_the_cpec_southern_trunk(client):
+    doc = client.get("/api/corridor?feature=cpec:cpec_southern_trunk&width_km=25&with=ports,places").get_json()
     found = {(p["layer"], p["name"]): p for p in props(doc)[1:]}
     assert found[("places", "Gwadar")]["distance_km"] < 25
     port = next(p for p in found.values() if p["id"] == "gwadar_port")
@@ -221,7 +221,7 @@ def test_corridor_page_defaults_to_tapi_and_shows_band_features_and_table(client
 
 
 def test_corridor_page_for_another_route_and_layers(client, embedded_layers):
-    page = text(client.get("/corridor?feature=cpec:cpec_western_alignment&width_km=25&with=&with=ports&basemap=none"))
+    page = text(client.get("/corridor?feature=cpec:cpec_southern_trunk&width_km=25&with=&with=ports&basemap=none"))
     data = embedded_layers(page)
     assert "within_places" not in data and [f["properties"]["id"] for f in data["within_ports"]["features"]] == [
         "gwadar_port"]

@@ -74,11 +74,15 @@ def test_display_data_has_every_feature_with_status_styles(catalog):
     layer = catalog.layer("tapi")
     assert [f["properties"]["id"] for f in data["features"]] == list(layer.gdf["id"])
     trunk = next(f for f in data["features"] if f["properties"]["id"] == "tapi_trunk")
-    assert trunk["properties"]["status"] == "proposed"
+    assert trunk["properties"]["status"] == "construction"
+    assert trunk["properties"]["geometry_quality"] == "approximate"  # drawn with a halo
     style = data["styles"][trunk["properties"]["_s"]]  # one shared style per look, indexed by the feature
-    assert style["dashArray"] == "2 6"  # proposed: dotted
+    assert style["dashArray"] == "10 6"  # construction: dashed
     assert style["color"] == "#e67e22"
-    assert "Geodesic length" in trunk["properties"]["_popup"]
+    popup = trunk["properties"]["_popup"]
+    assert "Geodesic length" in popup
+    assert "Status as of 2026-01-27: <b>construction</b>" in popup and "91 km milestone" in popup
+    assert "Approximate geometry:</b> the source route has 65 vertices and straight runs up to 127.9 km" in popup
     coords = np.array(trunk["geometry"]["coordinates"])
     assert np.allclose(coords, np.round(coords, 5))
     # full geometry (rounded) when no zoom band is asked for

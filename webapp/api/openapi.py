@@ -83,6 +83,8 @@ def _schemas():
                 "geometry": {"type": "string", "enum": ["line", "point", "polygon", "mixed"]},
                 "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4, "nullable": True},
                 "attribution": {"type": "string"}, "licence": {"type": "string"}, "builtin": {"type": "boolean"},
+                "references": {"type": "array", "items": {"type": "string"},
+                               "description": "features of other layers this layer groups, as layer:feature"},
                 "links": {"type": "object", "additionalProperties": {"type": "string"}},
             },
         },

@@ -207,7 +207,8 @@ def _feature_texts(catalog, layer_id):
 def _metadata_json(catalog, layer_id):
     layer = catalog.layer(layer_id)
     return catalog.memo(("webapp.metadata-json", layer_id), lambda: json.dumps(
-        {k: layer.meta[k] for k in ("id", "title", "description", "attribution", "licence") if k in layer.meta},
+        {k: layer.meta[k] for k in ("id", "title", "description", "attribution", "licence", "references")
+         if k in layer.meta},
         ensure_ascii=False))
 
 
@@ -241,6 +242,7 @@ def layer_list():
             "feature_count": len(layer.gdf), "geometry": layer.geometry_family,
             "bbox": [round(v, 6) for v in layer.bbox] if len(layer.gdf) else None,
             "attribution": layer.attribution, "licence": layer.meta["licence"], "builtin": layer.builtin,
+            "references": layer.meta.get("references", []),  # other layers' features this layer groups
             "links": {
                 "geojson": url_for("api.layer_geojson", layer_id=layer.id),
                 "stats": url_for("api.layer_stats_view", layer_id=layer.id),

@@ -24,7 +24,7 @@ from geo.geodesic import GEOD
 from geo.stats import format_stats, layer_stats
 from layers.errors import BadParameter
 from layers.schema import REGION_BBOX
-from layers.styles import STATUS_STYLE, layer_colour
+from layers.styles import HALO_QUALITIES, QUALITY_STYLE, STATUS_STYLE, layer_colour
 from webapp.maps import assets
 from webapp.maps.builder import (
     MapSpec,
@@ -132,7 +132,7 @@ def static_map(catalog, layer_ids, *, fmt="png", width_px=1600, height_px=1000, 
     """Render a static map (png or svg bytes) of ``layer_ids`` at ``width_px`` x ``height_px``.
 
     Boundaries as the base; lines coloured by layer, dashed and faded by
-    status, schematic lines with a halo; points by kind; legend, geodesic
+    status, schematic and approximate lines with a halo; points by kind; legend, geodesic
     scale bar, attribution. Boundaries are simplified by ``simplify_deg``
     degrees for drawing only.
     """
@@ -185,7 +185,7 @@ def static_map(catalog, layer_ids, *, fmt="png", width_px=1600, height_px=1000, 
             ax.add_collection(PatchCollection(patches, facecolor="#f4f1ea", edgecolor="none", zorder=1))
             ax.add_collection(LineCollection(rings, colors="#8d8d8d", linewidths=0.5, zorder=2))
             attributions.append(base.attribution)
-        handles, status_seen, schematic_seen = [], set(), False
+        handles, status_seen, halo_seen = [], set(), set()
         for layer in layers:
             colour = layer_colour(layer.id, layer.meta)
             gdf = layer.gdf
@@ -204,15 +204,16 @@ def static_map(catalog, layer_ids, *, fmt="png", width_px=1600, height_px=1000, 
             for status, group in gdf[lines].groupby(gdf["status"].fillna("operating")[lines]):
                 style = STATUS_STYLE.get(status, STATUS_STYLE["operating"])
                 status_seen.add(status)
-                schematic = (group["geometry_quality"] == "schematic").to_numpy()
-                for is_schematic in (False, True):
-                    sel = group.geometry.to_numpy()[schematic == is_schematic]
+                quality = group["geometry_quality"].to_numpy()
+                for q in (None, *HALO_QUALITIES):
+                    picked = np.isin(quality, HALO_QUALITIES, invert=True) if q is None else quality == q
+                    sel = group.geometry.to_numpy()[picked]
                     if not len(sel):
                         continue
                     paths, _ = _line_paths(sel)
-                    lw = 1.3 if is_schematic else 1.8
-                    if is_schematic:
-                        schematic_seen = True
+                    lw = 1.3 if q == "schematic" else 1.8
+                    if q is not None:
+                        halo_seen.add(q)
                         ax.add_collection(LineCollection(paths, colors=colour, linewidths=lw + 5, alpha=0.18,
                                                          capstyle="round", zorder=4))
                     ax.add_collection(LineCollection(paths, colors=colour, linewidths=lw, alpha=style["opacity"],
@@ -233,16 +234,18 @@ def static_map(catalog, layer_ids, *, fmt="png", width_px=1600, height_px=1000, 
             if status in status_seen:
                 handles.append(Line2D([], [], color="#333", lw=1.8, alpha=style["opacity"],
                                       linestyle=_dashes(style["dash"], 1.8), label=style["label"]))
-        if schematic_seen:
-            handles.append(Line2D([], [], color="#333", lw=1.3, label="schematic (halo): waypoints, not surveyed",
-                                  path_effects=_halo_effect()))
+        for q in HALO_QUALITIES:
+            if q in halo_seen:
+                handles.append(Line2D([], [], color="#333", lw=1.3, label=f"{QUALITY_STYLE[q]['label']} (halo)",
+                                      path_effects=_halo_effect()))
         ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.92, borderpad=0.6)
         _scale_bar(ax, lon0, lat0, lon1, lat1)
         ax.tick_params(labelsize=7, length=2)
         ax.set_xlabel("")
         fig.text(0.045, 0.955, " + ".join(lay.title for lay in layers), fontsize=12, weight="bold")
         fig.text(0.045, 0.018, "Data: " + "; ".join(attributions)
-                 + ". Lengths geodesic (WGS84). Schematic lines are indicative.", fontsize=7, color="#333", wrap=True)
+                 + ". Lengths geodesic (WGS84). Schematic and approximate lines are indicative.", fontsize=7,
+                 color="#333", wrap=True)
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=100, metadata={"Date": None} if fmt == "svg" else None)
     return buffer.getvalue()

@@ -227,8 +227,9 @@ def _legend(catalog, layer_ids):
             row["marker_hex"] = pin_colour(layer.id, row["colour"])[1]
     present = {s for lay in layers for s in lay.gdf["status"].dropna()}
     statuses = [s for s in entries["statuses"] if s["status"] in present]
-    schematic = any((lay.gdf["geometry_quality"] == "schematic").any() for lay in layers)
-    return elements.Legend(layers=entries["layers"], statuses=statuses, schematic=schematic)
+    present_q = {q for lay in layers for q in lay.gdf["geometry_quality"].dropna()}
+    return elements.Legend(layers=entries["layers"], statuses=statuses, schematic="schematic" in present_q,
+                           approximate="approximate" in present_q)
 
 
 def base_map(catalog, basemap, options, bounds):

@@ -23,8 +23,8 @@ from markupsafe import Markup
 
 from geo.simplify import FULL_BAND, band_zoom, cached_display, tolerance_degrees
 from geo.stats import layer_stats, layer_summary, records
-from layers.schema import PROPERTIES, REGION_BBOX
-from layers.styles import layer_colour, line_style
+from layers.schema import PROPERTIES, REGION_BBOX, latest_status
+from layers.styles import HALO_QUALITIES, QUALITY_STYLE, layer_colour, line_style
 
 __all__ = [
     "BASEMAP_LAYER",
@@ -37,6 +37,7 @@ __all__ = [
     "layer_styles",
     "popup_fragments",
     "stats_payload",
+    "status_line",
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -116,16 +117,32 @@ def _is_web_url(url):
     return parts.scheme.lower() in {"http", "https"} and bool(parts.netloc)
 
 
+def _source_link(source):
+    url = str(source.get("url") or "").strip()
+    return {"title": str(source.get("title") or url or "source"), "url": url, "link": _is_web_url(url)}
+
+
+def status_line(props):
+    """``{status, date, source: {title, url, link}}`` of a feature's newest dated status, or None (undated)."""
+    entry = latest_status(props)
+    if entry is None or not isinstance(entry.get("source"), dict):
+        return None
+    return {"status": str(entry.get("status")), "date": str(entry.get("date")), "source": _source_link(entry["source"])}
+
+
+# shown on their own lines of the popup (status line, geometry note, sources), not in the properties table
+_POPUP_OWN = {"name", "sources", "status_history", "facts", "reference_point", "source_vertex_count",
+              "source_longest_segment_km"}
+
+
 def _popup_context(layer, props, stats, names):
     order = [k for k in PROPERTIES if k in props] + [k for k in props if k not in PROPERTIES]
     # Optional properties that are empty say nothing; required ones are shown even when null.
     shown = [(k, _text(props[k])) for k in order
-             if k not in {"name", "sources"} and (props[k] is not None or PROPERTIES.get(k, (False,))[0])]
-    sources = [
-        {"title": str(s.get("title") or s.get("url") or "source"), "url": str(s.get("url") or "").strip(),
-         "link": _is_web_url(str(s.get("url") or ""))}
-        for s in (props.get("sources") or []) if isinstance(s, dict)
-    ]
+             if k not in _POPUP_OWN and (props[k] is not None or PROPERTIES.get(k, (False,))[0])]
+    shown += [(f"{f.get('field')} (as of {f.get('as_of')})", _text(f.get("value")))
+              for f in props.get("facts") or [] if isinstance(f, dict)]
+    sources = [_source_link(s) for s in (props.get("sources") or []) if isinstance(s, dict)]
     route = []
     if stats.get("geodesic_length_km") is not None:
         ratio, sinuosity = stats.get("length_ratio"), stats.get("sinuosity")
@@ -141,9 +158,14 @@ def _popup_context(layer, props, stats, names):
         {"code": code, "name": names.get(code, code), "km": _km(km)}
         for code, km in sorted((stats.get("length_by_country_km") or {}).items(), key=lambda kv: -kv[1])
     ]
+    quality = props.get("geometry_quality")
     return {
         "name": _text(props.get("name")), "layer_title": layer.title, "properties": shown, "sources": sources,
-        "stats": route, "by_country": by_country, "schematic": props.get("geometry_quality") == "schematic",
+        "stats": route, "by_country": by_country, "schematic": quality == "schematic",
+        "approximate": ({"vertices": props.get("source_vertex_count"),
+                         "longest_km": _km(props.get("source_longest_segment_km"))}
+                        if quality == "approximate" else None),
+        "status_line": status_line(props),
     }
 
 
@@ -182,8 +204,9 @@ def _rounded_json(geoms, decimals):
 
 def _feature_style(colour, props, family):
     style = line_style(colour, props.get("status"), props.get("kind"))
-    if props.get("geometry_quality") == "schematic":
-        style["weight"] = max(2, style["weight"] - 1)
+    quality = QUALITY_STYLE.get(props.get("geometry_quality"))
+    if quality and quality["weight_delta"]:
+        style["weight"] = max(2, style["weight"] + quality["weight_delta"])
     if family == "polygon":
         style.update(fillColor=colour, fillOpacity=0.08, weight=1.5)
     return style
@@ -217,7 +240,7 @@ def layer_display_js(catalog, layer_id, *, with_popups, zoom_band=None):
     """The layer's display FeatureCollection as script-safe JSON.
 
     Features carry slim properties (:data:`SLIM_PROPERTIES`;
-    ``geometry_quality`` only when schematic, for the halo), ``_s`` (index
+    ``geometry_quality`` only when it has a halo, schematic or approximate), ``_s`` (index
     into the collection's ``styles`` list of Leaflet path options) and, with
     ``with_popups``, ``_popup`` (escaped HTML). ``zoom_band`` None gives the
     full geometry rounded to :data:`DISPLAY_DECIMALS`; a band index gives
@@ -236,8 +259,8 @@ def layer_display_js(catalog, layer_id, *, with_popups, zoom_band=None):
         display = []
         for p, s, popup in zip(props, index, popups):
             row = {k: p.get(k) for k in SLIM_PROPERTIES}
-            if p.get("geometry_quality") == "schematic":
-                row["geometry_quality"] = "schematic"
+            if p.get("geometry_quality") in HALO_QUALITIES:
+                row["geometry_quality"] = p["geometry_quality"]
             row["_s"] = s
             if popup is not None:
                 row["_popup"] = popup

@@ -17,6 +17,8 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from markupsafe import Markup
 
+from layers.styles import HALO_QUALITIES, QUALITY_STYLE
+
 __all__ = [
     "BASEMAP_PANE",
     "LABEL_PANE",
@@ -92,7 +94,8 @@ function {{ this.get_name() }}_style(f) {
 var {{ this.get_name() }}_halo = L.geoJson({{ this.get_name() }}_data, {
     interactive: false,
     filter: function (f) {
-        return f.properties.geometry_quality === "schematic" && f.geometry.type.indexOf("Point") < 0;
+        return {{ this.halo_qualities|tojson }}.indexOf(f.properties.geometry_quality) >= 0
+            && f.geometry.type.indexOf("Point") < 0;
     },
     style: function (f) {
         var s = {{ this.get_name() }}_style(f);
@@ -169,6 +172,7 @@ var {{ this.get_name() }} = L.featureGroup(
         self._name = "FeatureLayer"
         self.layer_id = layer_id
         self.data_js = data_js
+        self.halo_qualities = list(HALO_QUALITIES)
         self.icons = icons
         self.popup_url = popup_url
         self.display_url = display_url
@@ -311,7 +315,7 @@ var {{ this.get_name() }} = new L.Control.MiniMap(
 
 
 class Legend(JSCSSMixin):
-    """A Leaflet control listing layer colours, status line styles and the schematic look.
+    """A Leaflet control listing layer colours, status line styles and the schematic and approximate looks.
 
     ``entries`` as from :func:`layers.styles.legend_entries`, each layer row
     with ``marker_hex`` (the pin colour) and ``icon`` added for point layers; ``statuses``
@@ -337,11 +341,15 @@ class Legend(JSCSSMixin):
 {% endfor %}
 </ul>
 {% endif %}
-{% if schematic %}
+{% if qualities %}
 <div class="mapsvc-legend-head">Geometry</div>
-<ul class="mapsvc-legend-list"><li><svg width="34" height="14" aria-hidden="true">
+<ul class="mapsvc-legend-list">
+{% for label in qualities %}
+<li><svg width="34" height="14" aria-hidden="true">
 <line x1="4" y1="7" x2="30" y2="7" stroke="#333" stroke-width="12" stroke-opacity="0.18" stroke-linecap="round"/>
-<line x1="4" y1="7" x2="30" y2="7" stroke="#333" stroke-width="3"/></svg> schematic (waypoints, not a surveyed route)</li></ul>
+<line x1="4" y1="7" x2="30" y2="7" stroke="#333" stroke-width="3"/></svg> {{ label }}</li>
+{% endfor %}
+</ul>
 {% endif %}
 <div class="mapsvc-legend-note">Lengths are geodesic (WGS84 ellipsoid).</div>
 </details>
@@ -377,10 +385,13 @@ var {{ this.get_name() }} = L.control({position: "bottomleft"});
 {% endmacro %}
 """)
 
-    def __init__(self, *, layers: list[dict], statuses: list[dict], schematic: bool):
+    def __init__(self, *, layers: list[dict], statuses: list[dict], schematic: bool = False,
+                 approximate: bool = False):
         super().__init__()
         self._name = "Legend"
-        self.body = self._body.render(layers=layers, statuses=statuses, schematic=schematic)
+        qualities = [QUALITY_STYLE[q]["label"] for q, shown in (("schematic", schematic), ("approximate", approximate))
+                     if shown]
+        self.body = self._body.render(layers=layers, statuses=statuses, qualities=qualities)
 
 
 class FitView(JSCSSMixin):

@@ -56,6 +56,8 @@ def route_table(catalog, layer_ids):
                 "by_country": ", ".join(f"{c} {km:,.0f}" for c, km in sorted(
                     row["length_by_country_km"].items(), key=lambda kv: -kv[1])),
                 "schematic": quality.get(row["id"]) == "schematic",
+                "approximate": quality.get(row["id"]) == "approximate",
+                "status_as_of": row.get("status_as_of") or "",
             }
             for row in payload["features"] if row["geodesic_length_km"] is not None
         ]
