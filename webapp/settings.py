@@ -15,7 +15,7 @@ from typing import Any
 
 from layers.errors import BadParameter
 
-__all__ = ["ENV_PREFIX", "SETTINGS", "Setting", "load_settings", "parse_bool", "parse_list"]
+__all__ = ["ENV_PREFIX", "SETTINGS", "Setting", "load_settings", "parse_bool", "parse_list", "parse_names"]
 
 ENV_PREFIX = "MAPSVC_"
 
@@ -24,6 +24,11 @@ def parse_list(text: str) -> tuple[str, ...]:
     """Split a folder list on ``os.pathsep`` (``:`` on Linux) or commas; drop blanks."""
     parts = text.replace(",", os.pathsep).split(os.pathsep)
     return tuple(p.strip() for p in parts if p.strip())
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    """Split a list of names (hosts, ...) on commas or spaces; drop blanks."""
+    return tuple(p for p in text.replace(",", " ").split() if p)
 
 
 def parse_bool(text: str) -> bool:
@@ -89,6 +94,15 @@ SETTINGS: tuple[Setting, ...] = (
             "gzip (0 disables compression).", _positive_int),
     Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG static map exports.", _positive_int),
     Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG static map exports.", _positive_int),
+    Setting("PUBLIC_BASE_URL", "", "The site's public URL (https://maps.example.org, or with a path prefix); when "
+            "set every absolute URL (embed snippets, API links) starts with it and the request's Host is never used. "
+            "Empty: absolute URLs use the request host, which must be in ALLOWED_HOSTS."),
+    Setting("ALLOWED_HOSTS", ("localhost", "127.0.0.1", "::1"), "Host names the service answers to (environment: "
+            "comma-separated); '.example.org' allows it and its subdomains, '*' any host (only sensible with "
+            "PUBLIC_BASE_URL). Other hosts get 400. The host of PUBLIC_BASE_URL is always allowed.", parse_names),
+    Setting("PROXY_COUNT", 0, "Reverse proxies in front of the app (nginx: 1) whose X-Forwarded-For/Proto/Host/Port "
+            "headers are trusted (client address for rate limits, scheme and host for links); 0 trusts none. Set it "
+            "only when the app is reachable through the proxy alone.", _positive_int),
 )
 
 
@@ -111,4 +125,6 @@ def load_settings(overrides: dict | None = None, *, environ: dict | None = None)
     config.update(overrides or {})
     dirs = config["LAYERS_DIRS"]
     config["LAYERS_DIRS"] = parse_list(dirs) if isinstance(dirs, str) else tuple(str(d) for d in dirs)
+    hosts = config["ALLOWED_HOSTS"]
+    config["ALLOWED_HOSTS"] = parse_names(hosts) if isinstance(hosts, str) else tuple(hosts)
     return config

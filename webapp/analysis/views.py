@@ -37,6 +37,7 @@ from webapp.analysis.queries import (
     route_result,
 )
 from webapp.api.views import GEOJSON, _refuse_unknown
+from webapp.hosts import external_url, self_url
 from webapp.maps import assets
 from webapp.maps.builder import MapCache, current_catalog, parse_basemap
 from webapp.maps.display import BASEMAP_LAYER, country_names
@@ -241,7 +242,7 @@ def _place_choices(catalog):
 
 
 def _page_context(endpoint, params, title):
-    embed_url = url_for(f"analysis.{endpoint}_embed", _external=True, **params)
+    embed_url = external_url(f"analysis.{endpoint}_embed", **params)
     snippet = (f'<iframe src="{Markup.escape(embed_url)}" width="100%" height="520" style="border:0" '
                f'loading="lazy" title="{Markup.escape(title)}"></iframe>')
     downloads = [(label, url_for(f"analysis.export_{endpoint}", format=fmt, **params))
@@ -260,8 +261,7 @@ def _error_page(template, exc, title, context):
     body = exc.to_dict()
     name, links = body.get("parameter"), []
     if name in request.args:
-        links = [(text, url_for(request.endpoint, **{**request.args.to_dict(flat=False), name: [text]}))
-                 for text in body.get("suggestions", [])]
+        links = [(text, self_url(**{name: text})) for text in body.get("suggestions", [])]
     return _render(template, exc.status, title=title, error=body, status=exc.status, suggestions=links, **context)
 
 

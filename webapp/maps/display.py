@@ -25,6 +25,7 @@ from geo.simplify import FULL_BAND, band_zoom, cached_display, tolerance_degrees
 from geo.stats import layer_stats, layer_summary, records
 from layers.schema import PROPERTIES, REGION_BBOX
 from layers.styles import layer_colour, line_style
+from webapp.jsonout import dumps
 
 __all__ = [
     "BASEMAP_LAYER",
@@ -169,7 +170,7 @@ def _script_json(text):
 
 def _feature_collection(geometry_json, props_list, *, extra=""):
     features = ",".join(
-        f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}'
+        f'{{"type":"Feature","geometry":{g},"properties":{dumps(p)}}}'
         for g, p in zip(geometry_json, props_list)
     )
     return '{"type":"FeatureCollection"' + extra + ',"features":[' + features + "]}"
