@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp import errors, hosts, jsonout, security
+from webapp import errors, hosts, jsonout, security, workload
 from webapp.analysis import views as analysis_views
 from webapp.api import httpcache, openapi
 from webapp.api import views as api_views
@@ -27,6 +27,7 @@ def create_app(config=None):
     app = Flask(__name__)
     app.config.from_mapping(load_settings(config))
     jsonout.init_app(app)
+    workload.init_app(app)
     builder.init_app(app)
     assets.init_app(app)
     errors.init_app(app)

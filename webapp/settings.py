@@ -48,6 +48,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{text!r} must be >= 1")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     value = float(text)
     if not value >= 0:
@@ -78,8 +85,13 @@ SETTINGS: tuple[Setting, ...] = (
             "of the vector basemap: they are simplified as one coverage (shared borders stay shared) at the "
             "coarsest zoom band of geo.simplify within it; 0 keeps full detail. Display only: measurement always "
             "uses the full geometry.", _non_negative_float),
-    Setting("MAP_CACHE_SIZE", 64, "How many rendered maps (per layers, basemap, feature) to keep in memory.",
-            _positive_int),
+    Setting("MAP_CACHE_MB", 64, "Memory budget in megabytes for rendered maps (per layers, basemap, feature, and "
+            "per corridor/route query) kept for repeat visits, per server process (least recently used dropped "
+            "first; 0 keeps none).", _non_negative_float),
+    Setting("RESULT_CACHE_MB", 64, "Memory budget in megabytes for serialised corridor, route, overlap and nearest "
+            "results kept for repeat requests, per server process (0 keeps none).", _non_negative_float),
+    Setting("GZIP_CACHE_MB", 16, "Memory budget in megabytes for gzip-compressed response bodies kept so that a "
+            "repeated large answer is compressed once (0 keeps none).", _non_negative_float),
     Setting("POPUP_EMBED_MAX", 50, "Layers with more features than this fetch each popup from /popup/<layer>/<fid> "
             "when it opens instead of embedding all of them in the page (a popup is about 3 KB; "
             "self-contained exports always embed).", _positive_int),
@@ -94,6 +106,23 @@ SETTINGS: tuple[Setting, ...] = (
             "gzip (0 disables compression).", _positive_int),
     Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG static map exports.", _positive_int),
     Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG static map exports.", _positive_int),
+    Setting("HEAVY_CONCURRENCY", 2, "Expensive computations (a corridor, route, overlap or nearest result, a map's "
+            "first rendering, an export, a layer's first statistics) run at most this many at once per server "
+            "process.", _at_least_one),
+    Setting("HEAVY_QUEUE", 8, "How many more expensive requests may wait for a slot per process; beyond that the "
+            "answer is 503 with Retry-After at once.", _positive_int),
+    Setting("HEAVY_QUEUE_TIMEOUT_S", 10.0, "Seconds an expensive request waits for a slot before it is answered "
+            "503 with Retry-After.", _non_negative_float),
+    Setting("HEAVY_TIME_BUDGET_S", 60.0, "Seconds an expensive computation may run; checked between its steps "
+            "(per layer searched), it is then stopped and answered 503. 0: no budget.", _non_negative_float),
+    Setting("RETRY_AFTER_S", 5, "The Retry-After (seconds) of 503 (busy, over budget) answers.", _at_least_one),
+    Setting("PAGE_MAX_FEATURES", 5000, "Corridor pages, embeds and HTML exports draw at most this many found "
+            "features; a larger result is a 400 naming width_km/with (the JSON API and GeoJSON/CSV downloads "
+            "still give it whole).", _at_least_one),
+    Setting("INLINE_MAX_KB", 2048, "A layer whose display data at the map's opening zoom is larger than this "
+            "(kB) is not written into the page: the map fetches it from /api/layers/<id>/display when the layer "
+            "is shown, and the overview starts with it switched off. Self-contained exports always embed.",
+            _positive_int),
     Setting("PUBLIC_BASE_URL", "", "The site's public URL (https://maps.example.org, or with a path prefix); when "
             "set every absolute URL (embed snippets, API links) starts with it and the request's Host is never used. "
             "Empty: absolute URLs use the request host, which must be in ALLOWED_HOSTS."),

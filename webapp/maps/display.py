@@ -26,6 +26,7 @@ from geo.stats import layer_stats, layer_summary, records
 from layers.schema import PROPERTIES, REGION_BBOX
 from layers.styles import layer_colour, line_style
 from webapp.jsonout import dumps
+from webapp.workload import heavy
 
 __all__ = [
     "BASEMAP_LAYER",
@@ -73,7 +74,8 @@ def stats_payload(catalog, layer_id):
     """``{"features": [per-feature stats], "summary": {...}}`` from the memoised layer statistics."""
 
     def compute():
-        stats = layer_stats(catalog, layer_id)
+        with heavy(f"the statistics of layer {layer_id!r}"):
+            stats = layer_stats(catalog, layer_id)
         return {"features": records(stats), "summary": layer_summary(stats)}
 
     return catalog.memo(("webapp.stats-payload", layer_id), compute)
