@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp import errors, hosts, jsonout, security, workload
+from webapp import errors, hosts, jsonout, limits, security, workload
 from webapp.analysis import views as analysis_views
 from webapp.api import httpcache, openapi
 from webapp.api import views as api_views
@@ -40,4 +40,5 @@ def create_app(config=None):
     app.register_blueprint(export_views.bp)
     app.register_blueprint(analysis_views.bp)
     app.register_blueprint(openapi.bp)
+    limits.init_app(app)  # wraps registered views: after the blueprints
     return app

@@ -72,6 +72,10 @@ def _http_error(exc):
     response = error_response(exc.code or 500, {"error": message})
     if exc.code == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)
+    if exc.code == 429:
+        from webapp.limits import retry_after_s
+
+        response.headers["Retry-After"] = str(retry_after_s(exc))
     return response
 
 

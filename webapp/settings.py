@@ -123,6 +123,15 @@ SETTINGS: tuple[Setting, ...] = (
             "(kB) is not written into the page: the map fetches it from /api/layers/<id>/display when the layer "
             "is shown, and the overview starts with it switched off. Self-contained exports always embed.",
             _positive_int),
+    Setting("RATELIMIT_EXPENSIVE", "30 per minute;300 per hour", "Per-client limit on expensive requests that "
+            "really compute (corridors, routes, overlaps, nearest, map pages of chosen layers, exports; answers "
+            "from cache do not count), in flask-limiter's notation; past it: 429 with Retry-After."),
+    Setting("RATELIMIT_STORAGE_URI", "memory://", "Where rate-limit counters live: memory:// (per server process) "
+            "or a shared store such as redis://host:6379 or memcached://host:11211 (needs its client library)."),
+    Setting("RATELIMIT_ENABLED", True, "Switch the per-client rate limits off (false) or on.", parse_bool),
+    Setting("MAX_BODY_MB", 1.0, "Largest request body accepted (MB); a larger Content-Length is a 413 before any "
+            "view runs. Upload endpoints raise it for themselves (webapp.limits.allow_large_body).",
+            _non_negative_float),
     Setting("PUBLIC_BASE_URL", "", "The site's public URL (https://maps.example.org, or with a path prefix); when "
             "set every absolute URL (embed snippets, API links) starts with it and the request's Host is never used. "
             "Empty: absolute URLs use the request host, which must be in ALLOWED_HOSTS."),

@@ -151,6 +151,7 @@ def heavy(what):
     if gone is None:
         gone = g._mapsvc_gone = client_gone_check(request.environ) or (lambda: False)
     with workload.run(what, gone):
+        g._mapsvc_computed = True  # counts against the client's rate limit (webapp.limits)
         yield
 
 
