@@ -1,7 +1,7 @@
 """Production serving: the --production path, a concurrent soak over loopback, and the security headers.
 
-The soak starts ``python -m webapp serve --production`` (waitress, 8
-threads), asks each URL once (the steady state of a server that has been
+The soak starts ``python -m webapp serve --production`` (gunicorn, 8
+threads per worker), asks each URL once (the steady state of a server that has been
 visited), then sends 8 clients x 200 requests mixing pages, GeoJSON and
 statistics over keep-alive connections; every response must be a 200 and
 identical, per URL, to the first one. Figures go to
@@ -52,19 +52,40 @@ def captured_serve(monkeypatch):
     return calls
 
 
+def test_production_flag_starts_gunicorn_with_the_shipped_config(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: calls.append(argv))
+    monkeypatch.delenv(cli.PRODUCTION_ENV, raising=False)
+    assert cli.main(["serve", "--production", "--port", "8125", "--workers", "3", "--threads", "4"]) == 0
+    argv = calls[0]
+    assert argv[1:3] == ["-m", "gunicorn"] and argv[argv.index("-c") + 1].endswith("deploy/gunicorn.conf.py")
+    assert argv[argv.index("--bind") + 1] == "127.0.0.1:8125"
+    assert argv[argv.index("--workers") + 1] == "3" and argv[argv.index("--threads") + 1] == "4"
+
+
+def test_the_gunicorn_config_bounds_requests_and_preloads():
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert conf["worker_class"] == "gthread" and conf["preload_app"] is True
+    assert conf["limit_request_line"] <= 8190 and conf["limit_request_fields"] <= 100
+    assert conf["wsgi_app"] == "webapp.wsgi:application"
+
+
 def test_production_flag_configures_waitress(captured_serve):
-    assert cli.main(["serve", "--production", "--threads", "12", "--port", "8123"]) == 0
+    assert cli.main(["serve", "--production", "--server", "waitress", "--threads", "12", "--port", "8123"]) == 0
     app, options = captured_serve[0]
     assert not app.debug and not app.testing
     assert options["threads"] == 12 and options["port"] == 8123 and options["host"] == "127.0.0.1"
     assert options["connection_limit"] >= 100 and options["channel_timeout"] == 60
     assert options["ident"] == "mapsvc"
+    assert options["max_request_body_size"] == 1024 * 1024 and options["channel_request_lookahead"] == 1
     assert "trusted_proxy" not in options
 
 
 def test_production_from_the_environment_with_a_trusted_proxy(captured_serve, monkeypatch):
     monkeypatch.setenv(cli.PRODUCTION_ENV, "1")
-    assert cli.main(["serve", "--trusted-proxy", "127.0.0.1"]) == 0
+    assert cli.main(["serve", "--server", "waitress", "--trusted-proxy", "127.0.0.1"]) == 0
     options = captured_serve[0][1]
     assert options["ident"] == "mapsvc"
     assert options["trusted_proxy"] == "127.0.0.1" and "x-forwarded-proto" in options["trusted_proxy_headers"]
@@ -97,7 +118,7 @@ def test_production_refuses_a_testing_app():
 @pytest.fixture(scope="module")
 def production_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("soak") / "server.log"
-    server = LiveServer(args=["--production", "--threads", "8"], log_path=log).start()
+    server = LiveServer(args=["--production", "--threads", "8"], log_path=log).start(timeout_s=240)
     yield server
     server.stop()
 

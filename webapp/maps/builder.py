@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import colorsys
 import difflib
+import hashlib
+import itertools
 import math
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -342,9 +344,22 @@ def build_map(catalog, spec, options):
     return fmap
 
 
+def _stable_ids(element, counter=None):
+    """Give ``element`` and its descendants ids from their place in the tree instead of random ones.
+
+    Every server process then renders the same page for the same map (one
+    body and ETag whichever gunicorn worker answers, and across restarts).
+    """
+    counter = counter if counter is not None else itertools.count()
+    element._id = hashlib.blake2b(str(next(counter)).encode(), digest_size=16).hexdigest()
+    for child in list(element._children.values()):
+        _stable_ids(child, counter)
+
+
 def render_parts(fmap):
-    """Render ``fmap`` into (header, html, script) for a page template."""
+    """Render ``fmap`` into (header, html, script) for a page template; element ids are stable."""
     root = fmap.get_root()
+    _stable_ids(root)
     root.render()
     return MapParts(Markup(root.header.render()), Markup(root.html.render()), Markup(root.script.render()))
 
