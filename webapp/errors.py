@@ -53,8 +53,8 @@ def error_response(status, body):
 
 
 def _map_error(exc):
-    if isinstance(exc, ClientGone):
-        current_app.logger.info("%s %s: %s", request.method, request.path, exc)
+    if isinstance(exc, ClientGone):  # a warning: an operator wants to know (repeats are de-duplicated)
+        current_app.logger.warning("%s %s: %s", request.method, request.path, exc)
     response = error_response(exc.status, exc.to_dict())
     if isinstance(exc, Overloaded):
         response.headers["Retry-After"] = str(exc.retry_after_s)

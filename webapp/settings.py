@@ -106,11 +106,12 @@ SETTINGS: tuple[Setting, ...] = (
             "gzip (0 disables compression).", _positive_int),
     Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG static map exports.", _positive_int),
     Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG static map exports.", _positive_int),
-    Setting("HEAVY_CONCURRENCY", 2, "Expensive computations (a corridor, route, overlap or nearest result, a map's "
+    Setting("HEAVY_CONCURRENCY", 1, "Expensive computations (a corridor, route, overlap or nearest result, a map's "
             "first rendering, an export, a layer's first statistics) run at most this many at once per server "
-            "process.", _at_least_one),
-    Setting("HEAVY_QUEUE", 8, "How many more expensive requests may wait for a slot per process; beyond that the "
-            "answer is 503 with Retry-After at once.", _positive_int),
+            "process (gunicorn: per worker; 2 workers x 1 fill 2 cores).", _at_least_one),
+    Setting("HEAVY_QUEUE", 2, "How many more expensive requests may wait for a slot per process; beyond that the "
+            "answer is 503 with Retry-After at once. Keep HEAVY_CONCURRENCY + HEAVY_QUEUE well below the threads "
+            "per process, so threads stay free for cheap requests.", _positive_int),
     Setting("HEAVY_QUEUE_TIMEOUT_S", 10.0, "Seconds an expensive request waits for a slot before it is answered "
             "503 with Retry-After.", _non_negative_float),
     Setting("HEAVY_TIME_BUDGET_S", 60.0, "Seconds an expensive computation may run; checked between its steps "
