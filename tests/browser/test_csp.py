@@ -6,7 +6,7 @@ by another way (an injection) is refused by the browser.
 """
 
 import pytest
-from helpers import wait_for_map
+from browser.helpers import wait_for_map
 
 RECORD_VIOLATIONS = """
 window.__csp = [];

@@ -6,8 +6,8 @@ and switching one on (or asking for its own map) fetches and draws it.
 """
 
 import pytest
-from helpers import rendered_layers, wait_for_map, wait_for_quiet_network
-from liveserver import LiveServer
+from browser.helpers import rendered_layers, wait_for_map, wait_for_quiet_network
+from browser.liveserver import LiveServer
 
 from layers.catalog import Catalog
 

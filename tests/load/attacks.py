@@ -153,7 +153,7 @@ def _one_big_body(host, port, size, chunked, out):
     out.append({"status": status, "mb_sent": round(sent / 2**20, 1), "seconds": round(time.perf_counter() - started, 2)})
 
 
-def big_bodies(host, port, *, count=4, size=2**30, chunked=False):
+def big_bodies(host, port, *, count=4, size=10**9, chunked=False):
     """``count`` concurrent POSTs of ``size``-byte bodies to ``/``; how much each sent before the answer."""
     out = []
     threads = [threading.Thread(target=_one_big_body, args=(host, port, size, chunked, out)) for _ in range(count)]
@@ -233,6 +233,7 @@ def main(argv=None):
     parser.add_argument("--slowloris-s", type=float, default=60)
     parser.add_argument("--corridors", type=int, default=24)
     parser.add_argument("--pages", type=int, default=160, help="distinct wide corridor pages for the RSS figure")
+    parser.add_argument("--body-bytes", type=int, default=10**9, help="size of each of the 4 bodies (1 GB)")
     parser.add_argument("--only", help="comma list of: slowloris,bodies,corridors,pages")
     args = parser.parse_args(argv)
     host, port = "127.0.0.1", args.port
@@ -243,7 +244,7 @@ def main(argv=None):
                                                            duration_s=args.slowloris_s))
         report["slowloris"] = {k: v for k, v in probes.items() if k != "latencies_s"}
     if "bodies" in only:
-        report["bodies_1gb"] = big_bodies(host, port)
+        report["bodies_1gb"] = big_bodies(host, port, size=args.body_bytes)
     if "corridors" in only:
         report["corridors"] = latency_during(host, port, [corridor_url(i) for i in range(args.corridors)])
     if "pages" in only and args.pid:
