@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.budget import checkpoint
 from geo.corridor import (
     MAX_PIECE_KM,
     MAX_WIDTH_KM,
@@ -100,6 +101,7 @@ def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None
     corridor = build_corridor(route_line(geom, name="feature"), width, max_piece_km=max_piece_km)
     found = []
     for lid in layers:
+        checkpoint()  # a request's time budget, or its client gone (geo.budget)
         gdf, tree = _candidates(catalog, lid, csv_path)
         found.append(within_corridor(corridor, gdf, layer_id=lid, tree=tree,
                                      exclude_id=feature_id if lid == layer_id else None))
@@ -107,6 +109,7 @@ def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None
         {"id": []}, geometry=[], crs="EPSG:4326")))
     features = gpd.GeoDataFrame(features, geometry="geometry", crs="EPSG:4326")
     features = features.sort_values(["chainage_km", "distance_km"], kind="stable").reset_index(drop=True)
+    checkpoint()
     boundaries = catalog.layer("boundaries").gdf if "boundaries" in catalog else None
     name = catalog.feature(layer_id, feature_id)["name"].iloc[0]
     return {"layer": layer_id, "feature": feature_id, "name": name, "corridor": corridor, "features": features,

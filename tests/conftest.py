@@ -5,9 +5,15 @@ built once, which keeps the web tests fast.
 """
 
 import json
+import os
 import re
 
 import pytest
+
+# The suite is one client asking for hundreds of computations a minute: the per-client rate limits
+# (webapp.limits) would answer 429. They are off for every app and server the tests start unless a
+# test switches them on (tests/test_limits.py, tests/load/).
+os.environ.setdefault("MAPSVC_RATELIMIT_ENABLED", "false")
 
 from webapp import create_app
 

@@ -190,8 +190,10 @@ def test_results_are_cached_per_normalised_query(client, monkeypatch):
     assert json.loads(gzip.decompress(packed.get_data())) == first.get_json()
 
 
-def test_result_cache_is_bounded(app):
-    assert app.extensions["analysis_results"].size == analysis_queries.RESULT_CACHE_SIZE
+def test_result_cache_is_bounded_in_bytes(app):
+    results = app.extensions["analysis_results"]
+    assert results.max_bytes == app.config["RESULT_CACHE_MB"] * 1024 * 1024
+    assert 0 < results.size_bytes <= results.max_bytes
 
 
 # --- pages ---------------------------------------------------------------------------------------------

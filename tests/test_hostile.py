@@ -92,7 +92,7 @@ def _assert_nothing_injected(html, *, reference=None):
         assert len(page.scripts) == len(_Page(reference).scripts)
     for tag, attrs in page.tags:
         if tag == "script" and attrs.get("src"):
-            assert attrs["src"].startswith("/static/vendor/"), attrs
+            assert attrs["src"].startswith(("/static/vendor/", "/static/js/")), attrs
     return page
 
 

@@ -240,16 +240,18 @@ def test_attribution_parts_split_dedupe_and_escape():
     assert elements.attribution_parts("A; B", "B;C &") == ["A", "B", "C &amp;"]
 
 
-def test_map_cache_is_an_lru():
-    cache, calls = MapCache(2), []
+def test_map_cache_is_an_lru_bounded_in_bytes():
+    cache, calls = MapCache(2000, sizeof=len), []
 
     def build(key):
-        return lambda: calls.append(key) or key
+        return lambda: calls.append(key) or key * 1000  # 1000 bytes each
 
     for key in ("a", "b", "a", "c", "a", "b"):
         cache.get(key, build(key))
     assert calls == ["a", "b", "c", "b"]  # 'b' evicted by 'c', rebuilt; 'a' kept as recently used
-    assert len(cache) == 2
+    assert len(cache) == 2 and cache.size_bytes == 2000
+    assert cache.get("huge", lambda: "x" * 5000) == "x" * 5000  # bigger than the budget: served, not kept
+    assert len(cache) == 2 and cache.size_bytes == 2000
 
 
 def test_view_fits_routes_on_the_overview_and_everything_on_chosen_layers(catalog):

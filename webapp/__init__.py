@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp import errors, security
+from webapp import errors, hosts, jsonout, limits, security, workload
 from webapp.analysis import views as analysis_views
 from webapp.api import httpcache, openapi
 from webapp.api import views as api_views
@@ -26,10 +26,12 @@ def create_app(config=None):
     """
     app = Flask(__name__)
     app.config.from_mapping(load_settings(config))
-    app.json.sort_keys = False
+    jsonout.init_app(app)
+    workload.init_app(app)
     builder.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
+    hosts.init_app(app)  # its after-request hook runs after httpcache's, on the final (200 or 304) response
     security.init_app(app)
     httpcache.init_app(app)
     export_views.init_app(app)
@@ -38,4 +40,5 @@ def create_app(config=None):
     app.register_blueprint(export_views.bp)
     app.register_blueprint(analysis_views.bp)
     app.register_blueprint(openapi.bp)
+    limits.init_app(app)  # wraps registered views: after the blueprints
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from layers.errors import MapError
+from layers.errors import ClientGone, MapError, Overloaded
 
 __all__ = ["error_response", "init_app"]
 
@@ -53,7 +53,12 @@ def error_response(status, body):
 
 
 def _map_error(exc):
-    return error_response(exc.status, exc.to_dict())
+    if isinstance(exc, ClientGone):  # a warning: an operator wants to know (repeats are de-duplicated)
+        current_app.logger.warning("%s %s: %s", request.method, request.path, exc)
+    response = error_response(exc.status, exc.to_dict())
+    if isinstance(exc, Overloaded):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 def _http_error(exc):
@@ -67,6 +72,10 @@ def _http_error(exc):
     response = error_response(exc.code or 500, {"error": message})
     if exc.code == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)
+    if exc.code == 429:
+        from webapp.limits import retry_after_s
+
+        response.headers["Retry-After"] = str(retry_after_s(exc))
     return response
 
 

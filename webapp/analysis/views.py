@@ -37,9 +37,11 @@ from webapp.analysis.queries import (
     route_result,
 )
 from webapp.api.views import GEOJSON, _refuse_unknown
+from webapp.hosts import external_url, self_url
 from webapp.maps import assets
 from webapp.maps.builder import MapCache, current_catalog, parse_basemap
 from webapp.maps.display import BASEMAP_LAYER, country_names
+from webapp.workload import heavy_view
 
 __all__ = ["MAJOR_PLACES", "bp", "corridor_html"]
 
@@ -60,7 +62,7 @@ _MAPS = "analysis_maps"
 @bp.record_once
 def _setup(state):
     analysis_queries.init_app(state.app)
-    state.app.extensions[_MAPS] = MapCache(state.app.config["MAP_CACHE_SIZE"])
+    state.app.extensions[_MAPS] = MapCache(state.app.config["MAP_CACHE_MB"] * 1024 * 1024)
 
 
 def _respond(result, mimetype):
@@ -109,10 +111,20 @@ def _map_options(self_contained):
     return replace(options, popup_url=None, display_url=None) if self_contained else options
 
 
+def _drawable(doc):
+    """``doc`` if a page can draw it (``PAGE_MAX_FEATURES``), else a 400 saying how to get fewer or get them whole."""
+    found, limit = len(doc["features"]) - 1, current_app.config["PAGE_MAX_FEATURES"]
+    if found > limit:
+        raise BadParameter("with", f"this corridor holds {found:,} features, more than a map page draws "
+                                   f"({limit:,}): narrow width_km or the with= layers, or get them all from "
+                                   "/api/corridor or as a GeoJSON/CSV download")
+    return doc
+
+
 def _corridor_parts(catalog, q, basemap, *, self_contained=False):
-    result = corridor_result(catalog, q)
+    doc = _drawable(corridor_result(catalog, q).doc)
     return current_app.extensions[_MAPS].get(("corridor", q, basemap, self_contained), lambda: corridor_map(
-        catalog, result.doc, _map_options(self_contained), basemap=basemap, searched=q.with_layers))
+        catalog, doc, _map_options(self_contained), basemap=basemap, searched=q.with_layers))
 
 
 def _route_parts(catalog, q, basemap, *, self_contained=False):
@@ -162,6 +174,7 @@ def _export_format(choices):
 
 
 @bp.get("/export/corridor")
+@heavy_view
 def export_corridor():
     """The corridor as a download: self-contained HTML map, GeoJSON, or the CSV table of features."""
     _refuse_unknown((*CORRIDOR_ARGS, "format", "basemap"))
@@ -182,6 +195,7 @@ def export_corridor():
 
 
 @bp.get("/export/route")
+@heavy_view
 def export_route():
     """The path as a download: self-contained HTML map, GeoJSON, or the CSV table of legs."""
     _refuse_unknown((*ROUTE_ARGS, "format", "basemap"))
@@ -241,7 +255,7 @@ def _place_choices(catalog):
 
 
 def _page_context(endpoint, params, title):
-    embed_url = url_for(f"analysis.{endpoint}_embed", _external=True, **params)
+    embed_url = external_url(f"analysis.{endpoint}_embed", **params)
     snippet = (f'<iframe src="{Markup.escape(embed_url)}" width="100%" height="520" style="border:0" '
                f'loading="lazy" title="{Markup.escape(title)}"></iframe>')
     downloads = [(label, url_for(f"analysis.export_{endpoint}", format=fmt, **params))
@@ -260,8 +274,7 @@ def _error_page(template, exc, title, context):
     body = exc.to_dict()
     name, links = body.get("parameter"), []
     if name in request.args:
-        links = [(text, url_for(request.endpoint, **{**request.args.to_dict(flat=False), name: [text]}))
-                 for text in body.get("suggestions", [])]
+        links = [(text, self_url(**{name: text})) for text in body.get("suggestions", [])]
     return _render(template, exc.status, title=title, error=body, status=exc.status, suggestions=links, **context)
 
 

@@ -20,28 +20,19 @@ __all__ = ["COMPRESSIBLE", "BodyCache", "derived_etag", "finish_response", "init
 
 COMPRESSIBLE = ("text/", "application/json", "application/geo+json", "application/javascript", "image/svg+xml")
 _GZIP_SUFFIX = "-gz"
-_gz_cache: OrderedDict = OrderedDict()
-_gz_lock = threading.Lock()
-_GZ_CACHE_SIZE = 32
 
 
 def init_app(app):
-    """Register :func:`finish_response` as the app's after-request hook."""
+    """Register :func:`finish_response` as the app's after-request hook; a byte-bounded cache of gzip bodies."""
+    app.extensions["gzip_bodies"] = BodyCache(app.config["GZIP_CACHE_MB"] * 1024 * 1024)
     app.after_request(finish_response)
 
 
 def _gzip_bytes(etag, data, level):
-    """gzip ``data``, reusing the result for the same (strong, content-hash) ETag."""
-    with _gz_lock:
-        if etag in _gz_cache:
-            _gz_cache.move_to_end(etag)
-            return _gz_cache[etag]
+    """gzip ``data``, reusing the result for the same (strong, content-hash) ETag (``GZIP_CACHE_MB``)."""
     # mtime=0: the same input always gives the same bytes
-    packed = gzip.compress(data, compresslevel=level, mtime=0)
-    with _gz_lock:
-        _gz_cache[etag] = packed
-        while len(_gz_cache) > _GZ_CACHE_SIZE:
-            _gz_cache.popitem(last=False)
+    packed, _ = current_app.extensions["gzip_bodies"].get(
+        etag, lambda: (gzip.compress(data, compresslevel=level, mtime=0), etag))
     return packed
 
 

@@ -28,6 +28,7 @@ from layers.errors import BadParameter
 from layers.index import bbox_positions, page, parse_bbox
 from layers.schema import GEOMETRY_QUALITIES, ISO3_RE, KINDS, STATUSES
 from webapp.api.httpcache import BodyCache, derived_etag, not_modified
+from webapp.jsonout import dumps, dumps_bytes
 from webapp.maps.builder import current_catalog, embeds_popups
 from webapp.maps.display import feature_properties, layer_display_js, stats_payload
 
@@ -59,7 +60,7 @@ def _refuse_unknown(allowed):
 
 
 def _json_body(value):
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return dumps_bytes(value)
 
 
 def _memo_body(key, compute):
@@ -197,7 +198,7 @@ def _feature_texts(catalog, layer_id):
         props = feature_properties(catalog, layer_id)
         return [
             (f'{{"type":"Feature","id":{json.dumps(p["id"])},"geometry":{g},'
-             f'"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}').encode("utf-8")
+             f'"properties":{dumps(p)}}}').encode("utf-8")
             for g, p in zip(geoms, props)
         ]
 
@@ -206,10 +207,10 @@ def _feature_texts(catalog, layer_id):
 
 def _metadata_json(catalog, layer_id):
     layer = catalog.layer(layer_id)
-    return catalog.memo(("webapp.metadata-json", layer_id), lambda: json.dumps(
+    return catalog.memo(("webapp.metadata-json", layer_id), lambda: dumps(
         {k: layer.meta[k] for k in ("id", "title", "description", "attribution", "licence", "references")
          if k in layer.meta},
-        ensure_ascii=False))
+        compact=False))
 
 
 def _collection(catalog, layer_id, query, link_base):
@@ -313,7 +314,7 @@ def feature(layer_id, feature_id):
     pos = layer.positions[feature_id]
     stats = stats_payload(catalog, layer_id)["features"][pos]
     text = _feature_texts(catalog, layer_id)[pos]
-    tail = ',"layer":' + json.dumps(layer_id) + ',"stats":' + json.dumps(stats, ensure_ascii=False) + "}"
+    tail = ',"layer":' + json.dumps(layer_id) + ',"stats":' + dumps(stats, compact=False) + "}"
     return Response(text[:-1] + tail.encode("utf-8"), mimetype=GEOJSON)
 
 

@@ -36,6 +36,7 @@ from webapp.maps.builder import (
     parse_layer_ids,
 )
 from webapp.maps.display import BASEMAP_LAYER
+from webapp.workload import heavy_view
 
 __all__ = [
     "MAP_FORMATS", "STATS_FORMATS", "bp", "check_size_px", "export_html", "init_app", "static_map", "stats_table",
@@ -277,6 +278,7 @@ def _size(name, default):
 
 
 @bp.get("/export")
+@heavy_view
 def download():
     """``/export?layers=a,b&format=html|png|svg|csv|json|md[&basemap=none|osm][&width=&height=]`` as a download."""
     allowed = ("layers", "format", "basemap", "width", "height")

@@ -10,29 +10,31 @@ from __future__ import annotations
 
 import colorsys
 import difflib
+import hashlib
+import itertools
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import folium
 import numpy as np
-import shapely
 from flask import current_app
 from folium import plugins
 from markupsafe import Markup
 
-from geo.simplify import ZOOM_BANDS, zoom_band
+from geo.simplify import ZOOM_BANDS
 from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, FeatureNotFound
 from layers.schema import REGION_BBOX
 from layers.styles import layer_colour, legend_entries, point_icon
+from webapp.cache import MapCache, parts_bytes
 from webapp.maps import elements
+from webapp.maps.delivery import EMPTY_COLLECTION, Delivery, display_band, embeds_popups, layer_delivery
 from webapp.maps.display import BASEMAP_LAYER, basemap_geojson, layer_display_js
 
 __all__ = [
     "BASEMAPS",
+    "Delivery",
     "TILE_PROVIDERS",
     "MapCache",
     "MapOptions",
@@ -48,10 +50,12 @@ __all__ = [
     "embeds_popups",
     "fit_zoom",
     "init_app",
+    "layer_delivery",
     "layer_element",
     "overview_layer_ids",
     "parse_basemap",
     "parse_layer_ids",
+    "parts_bytes",
     "pin_colour",
     "render_parts",
 ]
@@ -118,6 +122,7 @@ class MapOptions:
     # with "{layer}" and "{band}"; layers over simplify_min_vertices are drawn from zoom-band display geometry
     display_url: str | None = None
     simplify_min_vertices: int = 5000
+    inline_max_bytes: int = 2048 * 1024  # larger display data is fetched, not written into the page
 
 
 class MapParts(NamedTuple):
@@ -282,24 +287,6 @@ def fit_zoom(bounds, *, width_px=FIT_VIEW_PX[0], height_px=FIT_VIEW_PX[1]):
     return int(min(max(zoom, MIN_ZOOM), FIT_MAX_ZOOM))
 
 
-def embeds_popups(catalog, layer_id, options):
-    """True when a map embeds every popup of the layer (small layers, or no popup URL as in exports)."""
-    return options.popup_url is None or len(catalog.layer(layer_id).gdf) <= options.popup_embed_max
-
-
-def display_band(catalog, layer_id, options, zoom):
-    """The zoom band whose simplified geometry a map at ``zoom`` embeds, or None for full geometry.
-
-    Full geometry for layers of at most ``simplify_min_vertices`` vertices
-    (simplifying them saves little) and when maps cannot fetch (exports).
-    """
-    if options.display_url is None:
-        return None
-    vertices = catalog.memo(("webapp.vertices", layer_id), lambda: int(
-        shapely.get_num_coordinates(catalog.layer(layer_id).gdf.geometry.to_numpy()).sum()))
-    return None if vertices <= options.simplify_min_vertices else zoom_band(zoom)
-
-
 def layer_element(catalog, layer_id, options, *, show=True, zoom=None):
     """The :class:`~webapp.maps.elements.FeatureLayer` of one catalogue layer (styles, icons, popups).
 
@@ -310,13 +297,19 @@ def layer_element(catalog, layer_id, options, *, show=True, zoom=None):
     colour = layer_colour(layer_id, layer.meta)
     embed = embeds_popups(catalog, layer_id, options)
     popup_url = None if embed else options.popup_url.replace("{layer}", layer_id)
-    band = display_band(catalog, layer_id, options, fit_zoom(layer.bbox) if zoom is None else zoom)
+    delivery = layer_delivery(catalog, layer_id, options, fit_zoom(layer.bbox) if zoom is None else zoom)
+    band = delivery.band
     extra = {}
-    if band is not None:
+    if delivery.mode == "fetch":
+        extra = {"display_url": options.display_url.replace("{layer}", layer_id), "band": -1,
+                 "band_zooms": [lo for lo, _ in ZOOM_BANDS]}
+    elif band is not None:
         extra = {"display_url": options.display_url.replace("{layer}", layer_id), "band": band,
                  "band_zooms": [lo for lo, _ in ZOOM_BANDS]}
+    data = EMPTY_COLLECTION if delivery.mode == "fetch" else layer_display_js(catalog, layer_id, with_popups=embed,
+                                                                     zoom_band=band)
     return elements.FeatureLayer(
-        layer_id, layer_display_js(catalog, layer_id, with_popups=embed, zoom_band=band), title=layer.title,
+        layer_id, data, title=layer.title,
         attribution=layer.attribution, icons=_icons(layer_id, colour, layer.gdf["kind"]), popup_url=popup_url,
         show=show, **extra)
 
@@ -336,8 +329,11 @@ def build_map(catalog, spec, options):
     zoom = fit_zoom(bounds)
     fmap, basemap = base_map(catalog, spec.basemap, options, bounds)
     feature_layers = []
+    # the overview (every visitor's first page) starts with layers too large to write into it switched off
+    overview = set(layer_ids) == set(overview_layer_ids(catalog))
     for lid in layer_ids:
-        element = layer_element(catalog, lid, options, zoom=zoom)
+        show = not (overview and layer_delivery(catalog, lid, options, zoom).mode == "fetch")
+        element = layer_element(catalog, lid, options, zoom=zoom, show=show)
         element.add_to(fmap)
         feature_layers.append(element)
     _legend(catalog, layer_ids).add_to(fmap)
@@ -349,55 +345,24 @@ def build_map(catalog, spec, options):
     return fmap
 
 
+def _stable_ids(element, counter=None):
+    """Give ``element`` and its descendants ids from their place in the tree instead of random ones.
+
+    Every server process then renders the same page for the same map (one
+    body and ETag whichever gunicorn worker answers, and across restarts).
+    """
+    counter = counter if counter is not None else itertools.count()
+    element._id = hashlib.blake2b(str(next(counter)).encode(), digest_size=16).hexdigest()
+    for child in list(element._children.values()):
+        _stable_ids(child, counter)
+
+
 def render_parts(fmap):
-    """Render ``fmap`` into (header, html, script) for a page template."""
+    """Render ``fmap`` into (header, html, script) for a page template; element ids are stable."""
     root = fmap.get_root()
+    _stable_ids(root)
     root.render()
     return MapParts(Markup(root.header.render()), Markup(root.html.render()), Markup(root.script.render()))
-
-
-class MapCache:
-    """A thread-safe LRU of rendered :class:`MapParts` keyed by (:class:`MapSpec`, self-contained)."""
-
-    def __init__(self, size):
-        self.size = size
-        self._items = OrderedDict()
-        self._lock = threading.Lock()
-        self._building = {}  # key -> lock held while one thread builds it
-
-    def _lookup(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            return None
-
-    def get(self, key, build):
-        """Return the cached parts for ``key``, calling ``build()`` on a miss.
-
-        Concurrent misses for one key build it once (single flight): folium
-        ids are random, so two builds would serve two different pages and ETags.
-        """
-        parts = self._lookup(key)
-        if parts is not None:
-            return parts
-        with self._lock:
-            key_lock = self._building.setdefault(key, threading.Lock())
-        with key_lock:
-            parts = self._lookup(key)
-            if parts is None:
-                parts = build()
-                with self._lock:
-                    self._items[key] = parts
-                    while len(self._items) > self.size:
-                        self._items.popitem(last=False)
-        with self._lock:
-            self._building.pop(key, None)
-        return parts
-
-    def __len__(self):
-        return len(self._items)
-
 
 
 # --- Flask glue ---------------------------------------------------------------
@@ -412,13 +377,14 @@ def init_app(app):
     catalog = Catalog.from_dirs(BUILTIN_LAYERS_DIR, app.config["LAYERS_DIRS"])
     root = (app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
     app.extensions["catalog"] = catalog
-    app.extensions["map_cache"] = MapCache(app.config["MAP_CACHE_SIZE"])
+    app.extensions["map_cache"] = MapCache(app.config["MAP_CACHE_MB"] * 1024 * 1024)
     app.extensions["map_options"] = MapOptions(
         tiles_url=app.config["TILES_URL"], tiles_attribution=app.config["TILES_ATTRIBUTION"],
         simplify_deg=app.config["BASEMAP_SIMPLIFY_DEG"], popup_embed_max=app.config["POPUP_EMBED_MAX"],
         popup_url=f"{root}/popup/{{layer}}/{{fid}}",
         display_url=f"{root}/api/layers/{{layer}}/display?zoom_band={{band}}",
         simplify_min_vertices=app.config["DISPLAY_SIMPLIFY_MIN_VERTICES"],
+        inline_max_bytes=app.config["INLINE_MAX_KB"] * 1024,
     )
 
 

@@ -25,6 +25,8 @@ from geo.simplify import FULL_BAND, band_zoom, cached_display, tolerance_degrees
 from geo.stats import layer_stats, layer_summary, records
 from layers.schema import PROPERTIES, REGION_BBOX, latest_status
 from layers.styles import HALO_QUALITIES, QUALITY_STYLE, layer_colour, line_style
+from webapp.jsonout import dumps
+from webapp.workload import heavy
 
 __all__ = [
     "BASEMAP_LAYER",
@@ -73,7 +75,8 @@ def stats_payload(catalog, layer_id):
     """``{"features": [per-feature stats], "summary": {...}}`` from the memoised layer statistics."""
 
     def compute():
-        stats = layer_stats(catalog, layer_id)
+        with heavy(f"the statistics of layer {layer_id!r}"):
+            stats = layer_stats(catalog, layer_id)
         return {"features": records(stats), "summary": layer_summary(stats)}
 
     return catalog.memo(("webapp.stats-payload", layer_id), compute)
@@ -191,7 +194,7 @@ def _script_json(text):
 
 def _feature_collection(geometry_json, props_list, *, extra=""):
     features = ",".join(
-        f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}'
+        f'{{"type":"Feature","geometry":{g},"properties":{dumps(p)}}}'
         for g, p in zip(geometry_json, props_list)
     )
     return '{"type":"FeatureCollection"' + extra + ',"features":[' + features + "]}"

@@ -77,6 +77,8 @@ class FeatureLayer(Layer):
     With ``display_url`` (``{band}`` replaced by a zoom-band index) the data
     is display geometry of zoom band ``band``; zooming into a finer band
     (``band_zooms``: each band's first zoom) fetches and draws that band.
+    ``band`` -1 with empty data: the layer is fetched when shown
+    (:func:`webapp.maps.builder.layer_delivery`).
     """
 
     _template = _template(_ATTRIBUTION_MACRO + """
@@ -87,9 +89,9 @@ var {{ this.get_name() }}_icons = {
 {% endfor %}
 };
 var {{ this.get_name() }}_data = {{ this.data_js }};
-var {{ this.get_name() }}_styles = {{ this.get_name() }}_data.styles || [];
+var {{ this.get_name() }}_state = {styles: {{ this.get_name() }}_data.styles || []};
 function {{ this.get_name() }}_style(f) {
-    return f.properties._style || {{ this.get_name() }}_styles[f.properties._s] || {};
+    return f.properties._style || {{ this.get_name() }}_state.styles[f.properties._s] || {};
 }
 var {{ this.get_name() }}_halo = L.geoJson({{ this.get_name() }}_data, {
     interactive: false,
@@ -131,12 +133,14 @@ var {{ this.get_name() }} = L.featureGroup(
 {{ attribution_script(this) }}
 {% if this.display_url %}
 // Zooming in past the embedded zoom band: fetch finer display geometry once per band and redraw
-// (never coarser; an open popup is left alone until it closes).
-(function (map, features, halo, url, firstZooms, band) {
+// (never coarser; an open popup is left alone until it closes). Band -1: nothing embedded (a layer too
+// large to write into the page), so the band of the current zoom is fetched as soon as the layer is shown.
+(function (map, group, features, halo, state, url, firstZooms, band) {
     var pending = null, waiting = null, popupOpen = false;
     function bandOf(zoom) { var b = 0; firstZooms.forEach(function (z, i) { if (zoom >= z) { b = i; } }); return b; }
     function redraw(data) {
         if (popupOpen) { waiting = data; return; }
+        if (data.styles) { state.styles = data.styles; }
         features.clearLayers(); features.addData(data);
         halo.clearLayers(); halo.addData(data);
     }
@@ -146,6 +150,7 @@ var {{ this.get_name() }} = L.featureGroup(
         if (waiting) { var data = waiting; waiting = null; redraw(data); }
     });
     function refine() {
+        if (!map.hasLayer(group)) { return; }  // hidden: fetch when shown
         var need = bandOf(map.getZoom());
         if (need <= band || (pending !== null && need <= pending)) { return; }
         pending = need;
@@ -157,9 +162,10 @@ var {{ this.get_name() }} = L.featureGroup(
             }, function () { if (pending === need) { pending = null; } });
     }
     map.on("zoomend", refine);
+    group.on("add", function () { setTimeout(refine, 0); });
     setTimeout(refine, 0);
-})({{ this._parent.get_name() }}, {{ this.get_name() }}_features, {{ this.get_name() }}_halo,
-   {{ this.display_url|tojson }}, {{ this.band_zooms|tojson }}, {{ this.band|tojson }});
+})({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.get_name() }}_features, {{ this.get_name() }}_halo,
+   {{ this.get_name() }}_state, {{ this.display_url|tojson }}, {{ this.band_zooms|tojson }}, {{ this.band|tojson }});
 {% endif %}
 {% endmacro %}
 """)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from webapp.hosts import external_url, self_url
 from webapp.maps.builder import (
     BASEMAPS,
     MapSpec,
@@ -66,13 +67,13 @@ def route_table(catalog, layer_ids):
     return sections
 
 
-def _embed_url(layer_ids, spec, *, external=True):
+def _embed_url(layer_ids, spec):
     args = {"basemap": spec.basemap} if spec.basemap != current_app.config["DEFAULT_BASEMAP"] else {}
     if spec.feature:
         args["feature"] = spec.feature
     if len(layer_ids) == 1:
-        return url_for("pages.embed_layer", layer_id=layer_ids[0], _external=external, **args)
-    return url_for("pages.embed_layers", layers=",".join(layer_ids), _external=external, **args)
+        return external_url("pages.embed_layer", layer_id=layer_ids[0], **args)
+    return external_url("pages.embed_layers", layers=",".join(layer_ids), **args)
 
 
 def _page(layer_ids, spec, *, title, description, overview=False):
@@ -85,8 +86,7 @@ def _page(layer_ids, spec, *, title, description, overview=False):
     downloads = [(label, url_for("export.download", layers=joined, format=fmt))
                  for label, fmt in (("HTML (self-contained)", "html"), ("PNG", "png"), ("SVG", "svg"),
                                     ("Statistics CSV", "csv"), ("Statistics Markdown", "md"))]
-    basemaps = [(name, url_for(request.endpoint, **{**request.view_args, **request.args, "basemap": name}))
-                for name in BASEMAPS]
+    basemaps = [(name, self_url(basemap=name)) for name in BASEMAPS]
     return render_template(
         "map.html", map=parts, title=title, description=description, site_title=SITE_TITLE, overview=overview,
         layers=layers, all_layers=list(catalog), tables=route_table(catalog, layer_ids), snippet=snippet,
