@@ -36,7 +36,7 @@ from webapp.analysis.queries import (
     route_query,
     route_result,
 )
-from webapp.api.views import GEOJSON, _refuse_unknown
+from webapp.api.views import GEOJSON, refuse_unknown
 from webapp.maps import assets
 from webapp.maps.builder import MapCache, current_catalog, parse_basemap
 from webapp.maps.display import BASEMAP_LAYER, country_names
@@ -74,7 +74,7 @@ def _respond(result, mimetype):
 @bp.get("/api/corridor", endpoint="corridor")
 def api_corridor():
     """GeoJSON: the corridor band within ``width_km`` of a route, then every feature found, with km."""
-    _refuse_unknown(CORRIDOR_ARGS)
+    refuse_unknown(CORRIDOR_ARGS)
     catalog = current_catalog()
     return _respond(corridor_result(catalog, corridor_query(catalog, request.args)), GEOJSON)
 
@@ -82,14 +82,14 @@ def api_corridor():
 @bp.get("/api/overlap", endpoint="overlap")
 def api_overlap():
     """Shared km and crossings of routes ``a`` and ``b`` (each ``layer:fid``) within ``width_km``."""
-    _refuse_unknown(("a", "b", "width_km"))
+    refuse_unknown(("a", "b", "width_km"))
     return _respond(overlap_result(current_catalog(), request.args), "application/json")
 
 
 @bp.get("/api/route", endpoint="route")
 def api_route():
     """GeoJSON: the shortest network path between two places over ``modes``, as legs with km and totals."""
-    _refuse_unknown(ROUTE_ARGS)
+    refuse_unknown(ROUTE_ARGS)
     catalog = current_catalog()
     return _respond(route_result(catalog, route_query(catalog, request.args)), GEOJSON)
 
@@ -97,7 +97,7 @@ def api_route():
 @bp.get("/api/nearest", endpoint="nearest")
 def api_nearest():
     """The nearest point features of ``layer`` (ports) by geodesic km and by network km."""
-    _refuse_unknown(("lat", "lon", "place", "layer", "modes", "snap_km", "attach_km", "limit"))
+    refuse_unknown(("lat", "lon", "place", "layer", "modes", "snap_km", "attach_km", "limit"))
     catalog = current_catalog()
     return _respond(nearest_result(catalog, nearest_query(catalog, request.args)), "application/json")
 
@@ -164,7 +164,7 @@ def _export_format(choices):
 @bp.get("/export/corridor")
 def export_corridor():
     """The corridor as a download: self-contained HTML map, GeoJSON, or the CSV table of features."""
-    _refuse_unknown((*CORRIDOR_ARGS, "format", "basemap"))
+    refuse_unknown((*CORRIDOR_ARGS, "format", "basemap"))
     catalog = current_catalog()
     fmt = _export_format(("html", "geojson", "csv"))
     q = corridor_query(catalog, request.args)
@@ -184,7 +184,7 @@ def export_corridor():
 @bp.get("/export/route")
 def export_route():
     """The path as a download: self-contained HTML map, GeoJSON, or the CSV table of legs."""
-    _refuse_unknown((*ROUTE_ARGS, "format", "basemap"))
+    refuse_unknown((*ROUTE_ARGS, "format", "basemap"))
     catalog = current_catalog()
     fmt = _export_format(("html", "geojson", "csv"))
     q = route_query(catalog, request.args)
@@ -316,7 +316,7 @@ def _corridor_page(*, embed):
                "with_choices": [(PLACES, layer_title(catalog, PLACES))] + [
                    (lay.id, lay.title) for lay in catalog if lay.id != BASEMAP_LAYER]}
     try:
-        _refuse_unknown((*CORRIDOR_ARGS, "basemap"))
+        refuse_unknown((*CORRIDOR_ARGS, "basemap"))
         basemap = parse_basemap(args.get("basemap"), default=current_app.config["DEFAULT_BASEMAP"])
         q = corridor_query(catalog, merged)
         parts = _corridor_parts(catalog, q, basemap)
@@ -353,7 +353,7 @@ def _route_page(*, embed):
     context = {"form": form, "places": _place_choices(catalog),
                "modes": [(m, MODE_STYLE[m]["label"]) for m in MODES]}
     try:
-        _refuse_unknown((*ROUTE_ARGS, "basemap"))
+        refuse_unknown((*ROUTE_ARGS, "basemap"))
         basemap = parse_basemap(args.get("basemap"), default=current_app.config["DEFAULT_BASEMAP"])
         q = route_query(catalog, merged)
         parts = _route_parts(catalog, q, basemap)

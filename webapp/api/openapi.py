@@ -9,7 +9,9 @@ checks the converse, that every ``/api`` route is described.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+import json
+
+from flask import Blueprint, Response, current_app, render_template, url_for
 
 from geo.corridor import MAX_WIDTH_KM
 from geo.corridor_report import DEFAULT_WITH
@@ -20,7 +22,7 @@ from layers.schema import FEATURE_ID_RE, GEOMETRY_QUALITIES, KINDS, STATUSES
 from webapp.api.views import filterable_properties
 from webapp.maps.builder import current_catalog
 
-__all__ = ["OPENAPI_VERSION", "bp", "openapi_document"]
+__all__ = ["OPENAPI_MEDIA", "OPENAPI_VERSION", "bp", "openapi_document"]
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -270,9 +272,21 @@ def openapi_document(app, catalog):
     }
 
 
+OPENAPI_MEDIA = "application/vnd.oai.openapi+json;version=3.0"
+
+
 @bp.get("/openapi.json", endpoint="document")
 def document():
-    """The OpenAPI document, built once per catalogue."""
+    """The OpenAPI document (``application/vnd.oai.openapi+json;version=3.0``), built once per catalogue."""
     catalog = current_catalog()
     app = current_app._get_current_object()
-    return jsonify(catalog.memo(("webapp.api.openapi",), lambda: openapi_document(app, catalog)))
+    body = catalog.memo(("webapp.api.openapi", url_for("openapi.document")), lambda: json.dumps(
+        openapi_document(app, catalog), ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return Response(body, content_type=OPENAPI_MEDIA)
+
+
+@bp.get("", endpoint="page", strict_slashes=False)
+def page():
+    """The API described for people: Swagger UI (vendored) over the OpenAPI document."""
+    return render_template("api.html", title="API", site_title="Pakistan connectivity corridors",
+                           all_layers=list(current_catalog()), spec_url=url_for("openapi.document"))
