@@ -10,11 +10,9 @@ form kept filled and the error's status; the API answers JSON errors.
 
 from __future__ import annotations
 
-import csv
-import difflib
-import io
 from dataclasses import replace
 
+import geopandas as gpd
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from markupsafe import Markup
 
@@ -22,7 +20,7 @@ from geo.corridor import PLACES
 from geo.corridor_report import parse_layer_list
 from geo.network import DEFAULT_ATTACH_KM, DEFAULT_SNAP_KM, MODES
 from geo.places import PLACE_LAYERS, find_place
-from layers.errors import BadParameter, MapError
+from layers.errors import MapError
 from webapp.analysis import queries as analysis_queries
 from webapp.analysis.maps import MODE_STYLE, PLACES_ATTRIBUTION, corridor_map, layer_title, route_map
 from webapp.analysis.queries import (
@@ -37,6 +35,7 @@ from webapp.analysis.queries import (
     route_result,
 )
 from webapp.api.views import GEOJSON, refuse_unknown
+from webapp.export.downloads import DOWNLOAD_FORMATS, frame_download, parse_format
 from webapp.maps import assets
 from webapp.maps.builder import MapCache, current_catalog, parse_basemap
 from webapp.maps.display import BASEMAP_LAYER, country_names
@@ -141,63 +140,44 @@ def corridor_html(q, *, basemap="none"):
     return _standalone(_corridor_parts(catalog, q, basemap, self_contained=True), _corridor_title(catalog, q))
 
 
-def _csv(rows, columns):
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def _download(body, mimetype, name):
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _export_format(choices):
-    fmt = request.args.get("format", "html")
-    if fmt not in choices:
-        raise BadParameter("format", f"{fmt!r} is not one of {', '.join(choices)}",
-                           difflib.get_close_matches(fmt, choices))
-    return fmt
+def _result_download(result, fmt, stem, key):
+    """A corridor or route result in a data format: GeoJSON as the API serves it, the rest via pyogrio/pyarrow."""
+    frame = gpd.GeoDataFrame.from_features(result.doc["features"], crs="EPSG:4326")
+    return frame_download(frame, fmt, stem, geojson=result.body, key=("analysis", key, fmt.name))
 
 
 @bp.get("/export/corridor")
 def export_corridor():
-    """The corridor as a download: self-contained HTML map, GeoJSON, or the CSV table of features."""
+    """The corridor as a download: self-contained HTML map, or the band and the features within it as data
+    (``format=`` geojson, gpkg, shp, kml, fgb, csv, parquet)."""
     refuse_unknown((*CORRIDOR_ARGS, "format", "basemap"))
     catalog = current_catalog()
-    fmt = _export_format(("html", "geojson", "csv"))
+    fmt = parse_format(request.args.get("format", "html"), extra=("html",))
     q = corridor_query(catalog, request.args)
     stem = f"corridor_{q.layer}_{q.feature}_{q.width_km:g}km"
     if fmt == "html":
         return _download(corridor_html(q, basemap=parse_basemap(request.args.get("basemap"), default="none")),
                          "text/html", f"{stem}.html")
-    result = corridor_result(catalog, q)
-    if fmt == "geojson":
-        return _download(result.body, GEOJSON, f"{stem}.geojson")
-    rows = [{**f["properties"], "countries": ";".join(f["properties"]["countries"] or [])}
-            for f in result.doc["features"][1:]]
-    columns = ["layer", "id", "name", "kind", "status", "countries", "distance_km", "chainage_km", "inside_length_km"]
-    return _download(_csv(rows, columns), "text/csv", f"{stem}.csv")
+    return _result_download(corridor_result(catalog, q), fmt, stem, ("corridor", q))
 
 
 @bp.get("/export/route")
 def export_route():
-    """The path as a download: self-contained HTML map, GeoJSON, or the CSV table of legs."""
+    """The path as a download: self-contained HTML map, or its legs as data (``format=`` as for corridors)."""
     refuse_unknown((*ROUTE_ARGS, "format", "basemap"))
     catalog = current_catalog()
-    fmt = _export_format(("html", "geojson", "csv"))
+    fmt = parse_format(request.args.get("format", "html"), extra=("html",))
     q = route_query(catalog, request.args)
     stem = "route"
     if fmt == "html":
         parts = _route_parts(catalog, q, parse_basemap(request.args.get("basemap"), default="none"),
                              self_contained=True)
         return _download(_standalone(parts, _route_title(q)), "text/html", f"{stem}.html")
-    result = route_result(catalog, q)
-    if fmt == "geojson":
-        return _download(result.body, GEOJSON, f"{stem}.geojson")
-    columns = ["seq", "mode", "project", "name", "status", "km", "from_km", "to_km", "reported_length_km"]
-    return _download(_csv([f["properties"] for f in result.doc["features"]], columns), "text/csv", f"{stem}.csv")
+    return _result_download(route_result(catalog, q), fmt, stem, ("route", q))
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -245,7 +225,8 @@ def _page_context(endpoint, params, title):
     snippet = (f'<iframe src="{Markup.escape(embed_url)}" width="100%" height="520" style="border:0" '
                f'loading="lazy" title="{Markup.escape(title)}"></iframe>')
     downloads = [(label, url_for(f"analysis.export_{endpoint}", format=fmt, **params))
-                 for label, fmt in (("HTML (self-contained)", "html"), ("GeoJSON", "geojson"), ("CSV table", "csv"))]
+                 for label, fmt in (("HTML map (self-contained)", "html"),
+                                    *((f.label, f.name) for f in DOWNLOAD_FORMATS))]
     return {"snippet": snippet, "downloads": downloads, "embed_url": embed_url}
 
 

@@ -19,6 +19,7 @@ from webapp.maps.builder import (
     parse_basemap,
     parse_layer_ids,
 )
+from webapp.export.downloads import DOWNLOAD_FORMATS
 from webapp.maps.display import popup_fragments, stats_payload
 
 __all__ = ["bp", "route_table"]
@@ -82,13 +83,16 @@ def _page(layer_ids, spec, *, title, description, overview=False):
     joined = ",".join(layer_ids)
     downloads = [(label, url_for("export.download", layers=joined, format=fmt))
                  for label, fmt in (("HTML (self-contained)", "html"), ("PNG", "png"), ("SVG", "svg"),
-                                    ("Statistics CSV", "csv"), ("Statistics Markdown", "md"))]
+                                    ("Statistics CSV", "stats-csv"), ("Statistics Markdown", "stats-md"))]
+    data_downloads = [(layer.title, [(fmt.label, url_for("downloads.layer_download", layer_id=layer.id,
+                                                         format=fmt.name)) for fmt in DOWNLOAD_FORMATS])
+                      for layer in layers]
     basemaps = [(name, url_for(request.endpoint, **{**request.view_args, **request.args, "basemap": name}))
                 for name in BASEMAPS]
     return render_template(
         "map.html", map=parts, title=title, description=description, site_title=SITE_TITLE, overview=overview,
         layers=layers, all_layers=list(catalog), tables=route_table(catalog, layer_ids), snippet=snippet,
-        downloads=downloads, basemaps=basemaps, basemap=spec.basemap, layer_ids=joined,
+        downloads=downloads, data_downloads=data_downloads, basemaps=basemaps, basemap=spec.basemap, layer_ids=joined,
     )
 
 
