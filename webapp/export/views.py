@@ -38,7 +38,8 @@ from webapp.maps.builder import (
 from webapp.maps.display import BASEMAP_LAYER
 
 __all__ = [
-    "MAP_FORMATS", "STATS_EXPORTS", "STATS_FORMATS", "bp", "check_size_px", "export_html", "init_app", "static_map", "stats_table",
+    "MAP_FORMATS", "STATS_EXPORTS", "STATS_FORMATS", "bp", "check_size_px", "export_html", "init_app", "static_map",
+    "stats_table",
 ]
 
 bp = Blueprint("export", __name__)

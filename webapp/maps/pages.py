@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from webapp.export.downloads import DOWNLOAD_FORMATS
 from webapp.maps.builder import (
     BASEMAPS,
     MapSpec,
@@ -19,7 +20,6 @@ from webapp.maps.builder import (
     parse_basemap,
     parse_layer_ids,
 )
-from webapp.export.downloads import DOWNLOAD_FORMATS
 from webapp.maps.display import popup_fragments, stats_payload
 
 __all__ = ["bp", "route_table"]
