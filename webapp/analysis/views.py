@@ -105,7 +105,7 @@ def api_nearest():
 
 def _map_options(self_contained):
     options = current_app.extensions["map_options"]
-    return replace(options, popup_url=None, display_url=None) if self_contained else options
+    return replace(options, popup_url=None, display_url=None, tile_url=None) if self_contained else options
 
 
 def _corridor_parts(catalog, q, basemap, *, self_contained=False):

@@ -18,7 +18,8 @@ import mapbox_vector_tile
 import numpy as np
 import shapely
 
-__all__ = ["BUFFER", "EXTENT", "MAX_ZOOM", "MERCATOR_HALF_M", "encode_tile", "tile_bounds_lonlat", "tile_in_range"]
+__all__ = ["BUFFER", "DENSE_TILE_FEATURES", "EXTENT", "MAX_ZOOM", "MERCATOR_HALF_M", "THIN_CELL", "encode_tile",
+           "thin_dense", "tile_bounds_lonlat", "tile_in_range"]
 
 EXTENT = 4096
 BUFFER = 64
@@ -26,6 +27,10 @@ MAX_ZOOM = 22
 EARTH_RADIUS_M = 6378137.0  # WebMercatorQuad's sphere (EPSG:3857)
 MERCATOR_HALF_M = math.pi * EARTH_RADIUS_M
 MAX_LAT = 85.0511287798066
+# A tile with more features than this is thinned: of the features smaller than a cell of THIN_CELL tile units
+# (4 x 4 screen pixels of a 256-pixel tile) only one per cell is drawn, as tippecanoe drops the densest.
+DENSE_TILE_FEATURES = 4000
+THIN_CELL = EXTENT // 64
 
 
 def tile_in_range(z, y, x):
@@ -69,6 +74,28 @@ def _to_tile(z, y, x):
         return np.column_stack(((mx - minx) * scale, (maxy - my) * scale))
 
     return transform
+
+
+def thin_dense(geoms, z, y, x, *, cell=THIN_CELL):
+    """Boolean mask keeping every feature at least ``cell`` tile units across and one small feature per cell.
+
+    For display only (a dense tile at a low zoom draws ~1 feature per 4 x 4
+    pixels instead of thousands that would paint the same pixels); the
+    items and downloads always hold every feature.
+    """
+    bounds = shapely.bounds(np.asarray(geoms, dtype=object))
+    project = _to_tile(z, y, x)
+    low = project(bounds[:, [0, 1]])
+    high = project(bounds[:, [2, 3]])
+    size = np.maximum(np.abs(high[:, 0] - low[:, 0]), np.abs(high[:, 1] - low[:, 1]))
+    keep = ~(size < cell)  # NaN bounds (empty geometry) are kept and dropped later by the clip
+    small = np.flatnonzero(~keep)
+    if len(small):
+        centre = (low[small] + high[small]) / 2
+        cells = np.floor(centre / cell).astype(np.int64)
+        _, first = np.unique(cells, axis=0, return_index=True)
+        keep[small[first]] = True
+    return keep
 
 
 def encode_tile(layer_name, geoms, properties, z, y, x):

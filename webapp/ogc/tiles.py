@@ -9,6 +9,9 @@
 - ``.../tiles/WebMercatorQuad/tilejson.json``: TileJSON 3.0.0 for
   MapLibre, Leaflet.VectorGrid, QGIS.
 
+A tile denser than :data:`webapp.ogc.mvt.DENSE_TILE_FEATURES` features
+draws one of its sub-cell features per 4 x 4 pixels (:func:`webapp.ogc.mvt.thin_dense`);
+tiles are for drawing, the items and downloads hold every feature.
 Tile features carry ``id``, ``name``, ``kind``, ``status``,
 ``geometry_quality`` and ``_s``, the index of the feature's style in the
 layer's style table (``styles`` in the TileJSON), as the web map draws it.
@@ -16,6 +19,7 @@ layer's style table (``styles`` in the TileJSON), as the web map draws it.
 
 from __future__ import annotations
 
+import numpy as np
 from flask import Blueprint, Response, current_app
 
 from geo.simplify import cached_display, zoom_band
@@ -78,7 +82,10 @@ def tile_bytes(catalog, layer_id, z, y, x):
     display = cached_display(catalog, layer_id, zoom_band(min(z, mvt.MAX_ZOOM))).geometry.to_numpy()
     props = feature_properties(catalog, layer_id)
     _, style_index = layer_styles(catalog, layer_id)
-    chosen = [int(i) for i in positions]
+    chosen = np.asarray(positions, dtype=np.int64)
+    if len(chosen) > mvt.DENSE_TILE_FEATURES:
+        chosen = chosen[mvt.thin_dense(display[chosen], z, y, x)]
+    chosen = chosen.tolist()
     rows = [{**{k: props[i].get(k) for k in TILE_PROPERTIES}, "_s": style_index[i], "_fid": i} for i in chosen]
     return mvt.encode_tile(layer_id, display[chosen], rows, z, y, x)
 
