@@ -30,6 +30,7 @@
         var layer = L.vectorGrid.protobuf(options.url, {
             vectorTileLayerStyles: styles,
             rendererFactory: L.canvas.tile,
+            pane: "overlayPane",  // above the vector basemap's pane (250), like the embedded layers' paths
             interactive: true,
             maxNativeZoom: 22,
             layerId: options.layerId,
