@@ -169,7 +169,7 @@ def tilejson(layer_id, tms):
 @bp.get("/collections/<layer_id>/tiles/<tms>/<int:z>/<int:y>/<int:x>")
 def tile(layer_id, tms, z, y, x):
     """One vector tile (MVT); tiles outside the matrix set are 404."""
-    refuse_unknown(["f"])
+    refuse_unknown([])
     catalog = current_catalog()
     catalog.layer(layer_id)
     _check_tms(tms)
