@@ -75,10 +75,12 @@ def webapp_ready():
     return None
 
 
-def pygeoapi_config(folder, layer_path, *, port, layer_id, title):
+def pygeoapi_config(folder, layer_path, *, port, layer_id, title, tiles_dir=None, max_zoom=0):
     """Write a pygeoapi config (GeoJSON provider over ``layer_path``) and its OpenAPI document.
 
-    Returns the environment pygeoapi reads them from.
+    ``tiles_dir``: also serve the pre-rendered MVT tiles there (``{z}/{x}/{y}.pbf`` + ``metadata.json``)
+    with pygeoapi's MVT-tippecanoe provider, zooms 0..``max_zoom``. Returns the environment pygeoapi
+    reads them from.
     """
     folder = Path(folder)
     config = folder / "pygeoapi-config.yml"
@@ -124,7 +126,15 @@ resources:
         name: GeoJSON
         data: {layer_path}
         id_field: id
-""", encoding="utf-8")
+""" + ("" if tiles_dir is None else f"""\
+      - type: tile
+        name: MVT-tippecanoe
+        data: {tiles_dir}
+        options:
+          zoom: {{min: 0, max: {max_zoom}}}
+          schemes: [WebMercatorQuad]
+        format: {{name: pbf, mimetype: application/vnd.mapbox-vector-tile}}
+"""), encoding="utf-8")
     env = {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
     cli = "import sys; from pygeoapi import cli; sys.exit(cli())"
     cmd = [sys.executable, "-c", cli, "openapi", "generate", str(config), "--output-file", str(openapi)]

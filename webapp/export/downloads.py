@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import pyarrow
 import pyogrio
 import shapely
 from flask import Blueprint, Response, current_app, request
@@ -133,9 +134,10 @@ def frame_bytes(gdf, fmt, stem):
     if gdf.crs is None or gdf.crs.to_epsg() != 4326:
         raise ValueError("downloads are written from EPSG:4326 frames")
     if fmt.name == "parquet":
-        buffer = io.BytesIO()
-        gdf.to_parquet(buffer, index=False)
-        return buffer.getvalue()
+        # geopandas writes the GeoParquet metadata; pyarrow's writer streams into an in-memory arrow buffer
+        sink = pyarrow.BufferOutputStream()
+        gdf.to_parquet(sink, index=False, compression="zstd")
+        return sink.getvalue().to_pybytes()
     flat = _flat(gdf)
     with tempfile.TemporaryDirectory(prefix="mapsvc_download_") as tmp:
         folder = Path(tmp)
