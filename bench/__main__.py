@@ -18,6 +18,7 @@ BENCHES = {
     "api": "bench.api",
     "peers": "bench.peers",
     "gis": "bench.gis",
+    "tiledmap": "bench.tiledmap",
 }
 
 

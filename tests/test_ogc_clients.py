@@ -53,13 +53,21 @@ def test_gdal_pages_through_next_links(live, client):
     assert [link["rel"] for link in first["links"]].count("next") == 1
 
 
-def test_gdal_bbox_and_property_filter_match_the_api(live, client):
+def test_gdal_bbox_and_property_filter_match_the_api(live, client, tmp_path):
     boxed = pyogrio.read_dataframe(f"OAPIF:{live.url}/ogcapi", layer=GRID, bbox=BBOX)
     assert sorted(boxed["id"]) == sorted(_api_ids(client, GRID, "?bbox=" + ",".join(map(str, BBOX))))
     assert 0 < len(boxed) < 70
-    operating = pyogrio.read_dataframe(f"OAPIF:{live.url}/ogcapi", layer=GRID, where="status = 'operating'")
+    log = tmp_path / "gdal.log"
+    pyogrio.set_gdal_config_options({"CPL_DEBUG": "ON", "CPL_LOG": str(log)})
+    try:
+        operating = pyogrio.read_dataframe(f"OAPIF:{live.url}/ogcapi", layer=GRID, where="status = 'operating'")
+    finally:
+        pyogrio.set_gdal_config_options({"CPL_DEBUG": None, "CPL_LOG": None})
     assert sorted(operating["id"]) == sorted(_api_ids(client, GRID, "?status=operating"))
     assert 0 < len(operating) < 70
+    # GDAL found status among the collection's queryables (in /ogcapi/api) and asked the server to filter
+    fetched = [line for line in log.read_text().splitlines() if "Fetch(" in line and f"/{GRID}/items" in line]
+    assert any("status=operating" in line for line in fetched), fetched
 
 
 def test_owslib_features(live, client):

@@ -304,15 +304,24 @@ def _operations(catalog):
     ]
 
 
-def openapi_document(app, catalog):
-    """The OpenAPI document (a dict) of the operations ``app`` has routes for."""
+def openapi_document(app, catalog, *, ogc_root=None):
+    """The OpenAPI document (a dict) of the operations ``app`` has routes for.
+
+    ``ogc_root`` (the OGC API's absolute URL): the OGC API's own definition, its paths relative to that
+    server (``/collections/tapi/items``), as OGC clients look them up (GDAL finds a collection's
+    queryables under ``paths["/collections/<id>/items"]``).
+    """
+    from webapp.ogc import MOUNT
     from webapp.ogc.openapi import ogc_operations
 
     endpoints = set(app.view_functions)
+    operations = ogc_operations(catalog) if ogc_root else [*_operations(catalog), *ogc_operations(catalog)]
     paths = {}
-    for endpoint, path, operation in [*_operations(catalog), *ogc_operations(catalog)]:
+    for endpoint, path, operation in operations:
         if endpoint in endpoints:
-            tag = "ogcapi" if path.startswith("/ogcapi") else path.split("/")[2]
+            tag = "ogcapi" if path.startswith(MOUNT) else path.split("/")[2]
+            if ogc_root:
+                path = path[len(MOUNT):] or "/"
             paths[path] = {"get": {"tags": [tag], **operation}}
     return {
         "openapi": OPENAPI_VERSION,
@@ -325,6 +334,7 @@ def openapi_document(app, catalog):
                            "error is JSON: `{\"error\": message, \"parameter\": name}` (400) or `{\"error\": ...}` "
                            "(404). Unknown query parameters are refused (400); `limit` above its maximum is capped.",
         },
+        **({"servers": [{"url": ogc_root, "description": "the OGC API"}]} if ogc_root else {}),
         "paths": paths,
         "components": {"schemas": _schemas()},
     }

@@ -32,7 +32,9 @@ from layers.errors import BadParameter
 from layers.index import MAX_LIMIT, bbox_positions, capped_limit, page
 from layers.schema import KINDS, STATUSES
 from webapp.api.httpcache import derived_etag, not_modified
+from webapp.api.openapi import openapi_document
 from webapp.api.views import feature_texts, layer_filterable, parse_filters, refuse_unknown, select_features
+from webapp.export.downloads import DOWNLOAD_FORMATS
 from webapp.links import external_url, with_query
 from webapp.maps.builder import current_catalog
 from webapp.maps.display import feature_properties
@@ -184,8 +186,6 @@ def collection_doc(catalog, layer_id):
              "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON, "vector tiles (MVT)"),
         link(external_url("pages.layer_map", layer_id=layer_id), "related", HTML, "the layer on the web map"),
     ]
-    from webapp.export.downloads import DOWNLOAD_FORMATS
-
     links += [link(external_url("downloads.layer_download", layer_id=layer_id, format=fmt.name), "enclosure",
                    fmt.media_type, f"download: {fmt.label}") for fmt in DOWNLOAD_FORMATS]
     return {
@@ -214,7 +214,8 @@ def landing():
                        "Sea through Pakistan, as OGC API - Features collections and vector tiles.",
         "attribution": "; ".join(dict.fromkeys(layer.attribution for layer in current_catalog())),
         "links": alternates("ogc.landing") + [
-            link(external_url("openapi.document"), "service-desc", OPENAPI_MEDIA, "the API definition (OpenAPI 3.0)"),
+            link(external_url("ogc.api_definition"), "service-desc", OPENAPI_MEDIA,
+                 "the API definition (OpenAPI 3.0)"),
             link(external_url("openapi.page"), "service-doc", HTML, "the API documentation"),
             link(external_url("ogc.conformance"), "conformance", JSON, "conformance classes implemented"),
             link(external_url("ogc.collections"), "data", JSON, "the collections (one per layer)"),
@@ -225,6 +226,17 @@ def landing():
     if wants_html():
         return html_page("landing.html", title=doc["title"], doc=doc)
     return json_response(doc)
+
+
+@bp.get("/api")
+def api_definition():
+    """The OGC API's definition (OpenAPI 3.0), paths relative to ``/ogcapi`` (the whole service: /api/openapi.json)."""
+    refuse_unknown(["f"])
+    catalog = current_catalog()
+    root = external_url("ogc.landing").rstrip("/")
+    app = current_app._get_current_object()
+    doc = catalog.memo(("ogc.api-definition", root), lambda: openapi_document(app, catalog, ogc_root=root))
+    return json_response(doc, OPENAPI_MEDIA)
 
 
 @bp.get("/conformance")

@@ -56,6 +56,12 @@ def ogc_operations(catalog):
     ops = [
         ("ogc.landing", "/ogcapi", _doc("The OGC API landing page: links to everything.", "ogcLanding",
                                          "The landing page.")),
+        ("ogc.api_definition", "/ogcapi/api", {
+            "summary": "The OGC API's own definition (OpenAPI 3.0; paths relative to /ogcapi).",
+            "operationId": "ogcAPIDefinition", "parameters": [_F],
+            "responses": {"200": json_content(ref("AnyObject"), "The OpenAPI document.",
+                                              media="application/vnd.oai.openapi+json;version=3.0"),
+                          **_errors(400)}}),
         ("ogc.conformance", "/ogcapi/conformance", _doc("The conformance classes implemented.", "ogcConformance",
                                                          "The conformance classes.")),
         ("ogc.collections", "/ogcapi/collections", _doc("Every layer as a collection, with extents and links.",

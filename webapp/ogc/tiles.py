@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 from flask import Blueprint, Response, current_app
+from werkzeug.exceptions import NotFound
 
 from geo.simplify import cached_display, zoom_band
 from layers.index import bbox_positions
@@ -70,8 +71,6 @@ def _template(layer_id):
 
 def _check_tms(tms):
     if tms != TMS_ID:
-        from werkzeug.exceptions import NotFound
-
         raise NotFound(f"unknown tile matrix set {tms[:40]!r}: only {TMS_ID} is offered")
 
 
@@ -174,8 +173,6 @@ def tile(layer_id, tms, z, y, x):
     catalog.layer(layer_id)
     _check_tms(tms)
     if not mvt.tile_in_range(z, y, x):
-        from werkzeug.exceptions import NotFound
-
         raise NotFound(f"no tile {z}/{y}/{x} in {TMS_ID} (zoom 0..{mvt.MAX_ZOOM}, row and column 0..2^zoom-1)")
     etag = derived_etag(layer_etag(catalog, layer_id), "mvt", f"{z}/{y}/{x}")
     cached = not_modified(etag, MVT)

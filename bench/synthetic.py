@@ -1,4 +1,4 @@
-"""A synthetic user layer of many short pipelines (for the tiled-map tests and the bench): deterministic."""
+"""A synthetic user layer of many short pipelines, for the tiled-map bench: deterministic."""
 
 import json
 
