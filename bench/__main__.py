@@ -19,6 +19,7 @@ BENCHES = {
     "peers": "bench.peers",
     "gis": "bench.gis",
     "tiledmap": "bench.tiledmap",
+    "clients": "bench.clients",
 }
 
 

@@ -75,7 +75,7 @@ def webapp_ready():
     return None
 
 
-def pygeoapi_config(folder, layer_path, *, port, layer_id, title, tiles_dir=None, max_zoom=0):
+def pygeoapi_config(folder, layer_path, *, port, layer_id, title, tiles_dir=None, max_zoom=0, cors=False):
     """Write a pygeoapi config (GeoJSON provider over ``layer_path``) and its OpenAPI document.
 
     ``tiles_dir``: also serve the pre-rendered MVT tiles there (``{z}/{x}/{y}.pbf`` + ``metadata.json``)
@@ -92,7 +92,7 @@ server:
   mimetype: application/json; charset=UTF-8
   encoding: utf-8
   language: en-US
-  cors: false
+  cors: {'true' if cors else 'false'}
   pretty_print: false
   gzip: false
   limits: {{default_items: 10, max_items: 10000}}
