@@ -27,7 +27,7 @@ class ServerFailed(RuntimeError):
 
 
 @contextlib.contextmanager
-def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS):
+def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS, start_timeout_s=START_TIMEOUT_S):
     """Run ``waitress`` serving ``target`` ('module:app' or, with ``call``, a factory); yield the port."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="bench_server_", suffix=".log", delete=False)
@@ -37,7 +37,7 @@ def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS):
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(proc, port, ready_path, Path(log.name))
+        _wait_ready(proc, port, ready_path, Path(log.name), start_timeout_s)
         yield port
     finally:
         proc.terminate()
@@ -50,8 +50,8 @@ def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS):
         os.unlink(log.name)
 
 
-def _wait_ready(proc, port, path, log_path):
-    deadline = time.perf_counter() + START_TIMEOUT_S
+def _wait_ready(proc, port, path, log_path, timeout_s=START_TIMEOUT_S):
+    deadline = time.perf_counter() + timeout_s
     last = None
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
@@ -64,7 +64,7 @@ def _wait_ready(proc, port, path, log_path):
         except OSError as exc:
             last = repr(exc)
         time.sleep(0.2)
-    raise ServerFailed(f"not ready after {START_TIMEOUT_S:.0f} s ({last}):\n{log_path.read_text()[-2000:]}")
+    raise ServerFailed(f"not ready after {timeout_s:.0f} s ({last}):\n{log_path.read_text()[-2000:]}")
 
 
 def webapp_ready():

@@ -72,7 +72,7 @@ def _measure(browser, port, tiled):
     return {"drawn_s": drawn_s, "heap": heap, "frames": frames}
 
 
-def run(*, budget_s=600.0):
+def run(*, budget_s=900.0):
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -90,7 +90,8 @@ def run(*, budget_s=600.0):
             for name, tiled, extra in (("vector tiles", True, {}),
                                        ("embedded GeoJSON", False, {"MAPSVC_TILED_MIN_FEATURES": str(FEATURES + 1)})):
                 try:
-                    with serve("webapp:create_app", call=True, env={**env, **extra}, ready_path="/api/layers") as port:
+                    with serve("webapp:create_app", call=True, env={**env, **extra}, ready_path="/api/layers",
+                               start_timeout_s=budget_s) as port:
                         t0 = time.perf_counter()
                         status, _, body, _ = fetch(port, f"/map/{LAYER}", headers={"Accept-Encoding": "identity"},
                                                    timeout=budget_s)

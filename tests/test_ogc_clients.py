@@ -21,7 +21,7 @@ BBOX = (66.0, 24.0, 70.0, 28.0)
 def live(tmp_path_factory):
     log = tmp_path_factory.mktemp("ogc_server") / "server.log"
     server = LiveServer(args=("--production", "--trusted-proxy", "127.0.0.1", "--threads", "8"),
-                        env={"MAPSVC_DEFAULT_BASEMAP": "none"}, log_path=log).start()
+                        env={"MAPSVC_DEFAULT_BASEMAP": "none"}, log_path=log).start(timeout_s=300)
     yield server
     server.stop()
 

@@ -16,7 +16,7 @@ GRID = "pakistan_gas_grid"
 def tiled_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("server_tiled") / "server.log"
     server = LiveServer(env={"MAPSVC_DEFAULT_BASEMAP": "none", "MAPSVC_TILED_MIN_FEATURES": "50"},
-                        log_path=log).start()
+                        log_path=log).start(timeout_s=300)
     yield server
     server.stop()
 
