@@ -16,7 +16,7 @@ import pyogrio
 import shapely
 from owslib.ogcapi.features import Features
 
-from bench.common import GEM_PIPELINES, Row, gem_layers_dir
+from bench.common import GEM_PIPELINES, Row, free_port, gem_layers_dir
 from bench.gis import TILE, write_tiles
 from bench.loadgen import fetch
 from bench.servers import ServerFailed, pygeoapi_config, serve
@@ -113,10 +113,11 @@ def run():
     with tempfile.TemporaryDirectory(prefix="bench_clients_") as tmp:
         tiles_dir = Path(tmp) / GEM_PIPELINES
         write_tiles(layers_dir, tiles_dir)
+        peer_port = free_port()  # pygeoapi writes its configured URL into every link: give it the real port
         services = [
-            ("pygeoapi", dict(target="pygeoapi.flask_app:APP", ready_path="/collections",
-                              env=pygeoapi_config(tmp, layer_file, port=0, layer_id=GEM_PIPELINES, title="GEM",
-                                                  tiles_dir=tiles_dir, max_zoom=6, cors=True)),
+            ("pygeoapi", dict(target="pygeoapi.flask_app:APP", ready_path="/collections", port=peer_port,
+                              env=pygeoapi_config(tmp, layer_file, port=peer_port, layer_id=GEM_PIPELINES,
+                                                  title="GEM", tiles_dir=tiles_dir, max_zoom=6, cors=True)),
              "", f"/collections/{GEM_PIPELINES}/items?f=json&limit=10000",
              f"/collections/{GEM_PIPELINES}/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt"),
             ("ours", dict(target="webapp:create_app", call=True, ready_path="/api/layers",

@@ -27,9 +27,11 @@ class ServerFailed(RuntimeError):
 
 
 @contextlib.contextmanager
-def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS, start_timeout_s=START_TIMEOUT_S):
-    """Run ``waitress`` serving ``target`` ('module:app' or, with ``call``, a factory); yield the port."""
-    port = free_port()
+def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS, start_timeout_s=START_TIMEOUT_S,
+          port=None):
+    """Run ``waitress`` serving ``target`` ('module:app' or, with ``call``, a factory); yield the port
+    (``port``, or a free one)."""
+    port = port or free_port()
     log = tempfile.NamedTemporaryFile(prefix="bench_server_", suffix=".log", delete=False)
     cmd = [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", f"--threads={threads}",
            "--connection-limit=200"]

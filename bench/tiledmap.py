@@ -102,6 +102,9 @@ def run(*, budget_s=900.0):
                 except ServerFailed as exc:
                     print(f"  {name}: did not start: {exc}")
                     continue
+                except TimeoutError:  # a result too: the page was not built (or drawn) within the budget
+                    print(f"  {name}: the map page was not built and drawn within {fmt_s(budget_s)}")
+                    continue
                 frames = sorted(result["frames"])
                 p95 = frames[int(0.95 * (len(frames) - 1))] if frames else float("nan")
                 long_frames = sum(f > 50 for f in frames)
