@@ -166,9 +166,12 @@ def _clean(value):
 
 
 def _geojson_geometry(geom, digits=6):
+    """GeoJSON of ``geom`` rounded to ``digits`` decimals (6, as every layer), polygons wound per RFC 7946 §3.1.6
+    (exterior rings counterclockwise, holes clockwise)."""
     if geom is None or geom.is_empty:
         return None
-    return json.loads(shapely.to_geojson(shapely.transform(geom, lambda xy: np.round(xy, digits))))
+    rounded = shapely.orient_polygons(shapely.transform(geom, lambda xy: np.round(xy, digits)), exterior_cw=False)
+    return json.loads(shapely.to_geojson(rounded))
 
 
 def corridor_geojson(report):
@@ -178,7 +181,7 @@ def corridor_geojson(report):
     the features found (``role`` 'within'); ``summary`` is a foreign member.
     """
     c = report["corridor"]
-    head = {"type": "Feature", "geometry": _geojson_geometry(c.polygon, 5), "properties": {
+    head = {"type": "Feature", "geometry": _geojson_geometry(c.polygon), "properties": {
         "role": "corridor", "layer": report["layer"], "feature": report["feature"], "name": report["name"],
         "width_km": c.width_km, "area_km2": round(c.area_km2, 1), "route_length_km": round(c.length_km, 3)}}
     feats = [head]

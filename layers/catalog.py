@@ -92,6 +92,8 @@ def read_layer_file(path, *, region=REGION_BBOX, builtin=True):
     props = [f.get("properties") if isinstance(f, dict) else None for f in features]
     geoms = np.array([_parse_geometry(f, path) for f in features], dtype=object)
     validate_features(props, geoms, path, region=region, require_dates=builtin)
+    # every output (API, OGC API, downloads, tiles) follows RFC 7946 §3.1.6, user layers included
+    geoms = shapely.orient_polygons(geoms, exterior_cw=False)
     gdf = gpd.GeoDataFrame(props, geometry=geoms, crs="EPSG:4326") if props else gpd.GeoDataFrame(
         {"id": []}, geometry=[], crs="EPSG:4326"
     )

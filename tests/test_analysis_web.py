@@ -5,8 +5,10 @@ the schematic CPEC chains may be regenerated, so their km are asserted as
 ranges, never exact values.
 """
 
+import csv
 import gzip
 import html
+import io
 import json
 import re
 
@@ -307,14 +309,18 @@ def test_corridor_export_is_one_self_contained_file(client, embedded_layers):
 def test_csv_and_geojson_exports(client):
     doc = client.get("/api/corridor?layer=tapi&feature=tapi_trunk&width_km=50").get_json()
     csv_text = text(client.get("/export/corridor?layer=tapi&feature=tapi_trunk&width_km=50&format=csv"))
-    lines = csv_text.strip().split("\n")
-    assert lines[0] == "layer,id,name,kind,status,countries,distance_km,chainage_km,inside_length_km"
-    assert len(lines) == len(doc["features"])
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert {"WKT", "lon", "lat", "layer", "id", "name", "countries", "distance_km", "chainage_km"} <= set(rows[0])
+    assert len(rows) == len(doc["features"])  # the band first, then every feature found, each with geometry
+    assert rows[0]["WKT"].startswith("POLYGON") and rows[0]["role"] == "corridor"
+    herat = next(r for r in rows if r["name"] == "Herat")
+    assert json.loads(herat["countries"]) == ["AFG"] and herat["WKT"].startswith("POINT")
     geojson = client.get("/export/corridor?layer=tapi&feature=tapi_trunk&width_km=50&format=geojson").get_json()
     assert geojson == doc
-    legs = text(client.get("/export/route?from=Kashgar&to=Gwadar&modes=road&format=csv")).strip().split("\n")
+    legs = list(csv.DictReader(io.StringIO(text(client.get(
+        "/export/route?from=Kashgar&to=Gwadar&modes=road&format=csv")))))
     route = client.get("/api/route?from=Kashgar&to=Gwadar&modes=road").get_json()
-    assert len(legs) == len(route["features"]) + 1
+    assert len(legs) == len(route["features"]) and legs[0]["WKT"].startswith("LINESTRING")
     page = text(client.get("/export/route?from=Kashgar&to=Gwadar&modes=road&format=html"))
     assert assets.remote_asset_urls(page) == [] and "route_legs" in page
     response = client.get("/export/corridor?layer=tapi&feature=tapi_trunk&format=pdf")

@@ -183,7 +183,7 @@ def test_static_svg_export_carries_text_only(hclient):
 
 
 def test_markdown_statistics_escape_html_and_pipes(hclient):
-    text = hclient.get(f"/export?layers={LAYER_ID}&format=md").get_data(as_text=True)
+    text = hclient.get(f"/export?layers={LAYER_ID}&format=stats-md").get_data(as_text=True)
     assert "<script" not in text and "<img" not in text and "<svg" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     rows = [line for line in text.splitlines() if line.startswith("| evil_")]

@@ -23,7 +23,13 @@ def init_app(app):
 
 
 def _wants_json():
-    return request.path == "/api" or request.path.startswith("/api/")
+    path = request.path
+    if path == "/ogcapi" or path.startswith("/ogcapi/"):
+        # OGC API clients get JSON errors; a browser asking for the HTML pages gets the error page
+        fmt = (request.args.get("f") or "").lower()
+        accept = request.accept_mimetypes
+        return fmt != "html" and not (not fmt and accept["text/html"] > accept["application/json"])
+    return path.startswith("/api/")
 
 
 MAX_ECHO_CHARS = 300
@@ -41,6 +47,9 @@ def _clip(value):
 def error_response(status, body):
     """``body`` ({"error": message, ...}) as JSON for the API, as an HTML page otherwise."""
     body = {key: _clip(value) for key, value in body.items()}
+    if request.path.startswith("/ogcapi"):
+        # OGC API exception members (OGC 17-069r4 7.5.1), beside the service's own
+        body = {**body, "code": str(status), "description": body.get("error", "")}
     if _wants_json():
         response = jsonify(body)
         response.status_code = status

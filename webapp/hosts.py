@@ -28,7 +28,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from layers.errors import BadParameter
 
-__all__ = ["allowed_host", "external_url", "host_name", "init_app", "self_url"]
+__all__ = ["allowed_host", "external_url", "public_root", "host_name", "init_app", "self_url"]
 
 _REDIRECTS = (301, 302, 303, 307, 308)
 _USED_HOST = "_mapsvc_used_request_host"
@@ -70,6 +70,15 @@ def _check_host():
 
 def _base():
     return current_app.extensions["hosts"]["base"]
+
+
+def public_root():
+    """The public root of the service without a trailing slash: ``PUBLIC_BASE_URL``, else the request's."""
+    base = _base()
+    if base is not None:
+        return base
+    setattr(g, _USED_HOST, True)
+    return request.url_root.rstrip("/")
 
 
 def external_url(endpoint, **values):
@@ -143,5 +152,6 @@ def init_app(app):
     app.extensions["hosts"] = {"base": base, "allowed": allowed, "proxied": proxies > 0}
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+    app.jinja_env.globals["external_url"] = external_url  # templates never build absolute URLs from the Host alone
     app.before_request(_check_host)
     app.after_request(_finish)

@@ -104,6 +104,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_MAX_AGE", 300, "Cache-Control max-age in seconds for API and page responses.", _positive_int),
     Setting("GZIP_MIN_BYTES", 1024, "Responses at least this large are gzip-compressed when the client accepts "
             "gzip (0 disables compression).", _positive_int),
+    Setting("CORS_ORIGINS", "*", "Origins whose pages may read the read-only endpoints (GET/HEAD) with "
+            "fetch/XHR: '*' (default: the data is public) or origins separated by commas, e.g. "
+            "'https://observablehq.com,http://localhost:8888'; empty for none. Routes that write never get CORS."),
+    Setting("TILE_CACHE_MB", 64, "Memory budget in megabytes for encoded vector tiles (MVT) kept for repeat "
+            "requests (least recently used dropped first; 0 disables).", _non_negative_float),
+    Setting("TILED_MIN_FEATURES", 5000, "Layers with more features than this are drawn on served maps from the "
+            "vector tiles of /ogcapi/collections/<id>/tiles (only the tiles in view are fetched) instead of "
+            "embedded GeoJSON; self-contained exports always embed.", _positive_int),
     Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG static map exports.", _positive_int),
     Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG static map exports.", _positive_int),
     Setting("HEAVY_CONCURRENCY", 1, "Expensive computations (a corridor, route, overlap or nearest result, a map's "

@@ -56,10 +56,11 @@ def round_geometry(geom, decimals=6):
 
 
 def make_feature(geom, properties):
-    """A GeoJSON Feature dict with ``geometry`` from a shapely geometry."""
+    """A GeoJSON Feature dict with ``geometry`` from a shapely geometry (rounded, then wound per RFC 7946 §3.1.6:
+    exterior rings counterclockwise; after rounding, which can flip a sliver ring)."""
     import json
 
-    geometry = json.loads(shapely.to_geojson(round_geometry(geom)))
+    geometry = json.loads(shapely.to_geojson(shapely.orient_polygons(round_geometry(geom), exterior_cw=False)))
     return {"type": "Feature", "properties": properties, "geometry": geometry}
 
 

@@ -80,6 +80,7 @@ def boundary_features(path, region):
         iso3 = ISO3_BY_NUMERIC.get(num_id) or ISO3_BY_NE_NAME.get(name)
         if iso3 is None:
             raise ImportFailed(str(path), f"no ISO 3166-1 alpha-3 code for {name!r} (id {num_id!r})")
+        # The TopoJSON's rings are clockwise; make_feature winds them per RFC 7946 §3.1.6 (exterior counterclockwise)
         features.append(make_feature(shapely.MultiPolygon(polys), {
             "id": iso3,
             "name": name,

@@ -40,6 +40,7 @@ from geo.network import (
 )
 from geo.places import Place, find_place
 from layers.errors import BadParameter, NoPath
+from layers.index import capped_limit
 from webapp.analysis.maps import PLACES_ATTRIBUTION
 from webapp.api.views import _json_body
 from webapp.maps.builder import MapCache
@@ -66,6 +67,7 @@ __all__ = [
 
 DEFAULT_WIDTH_KM = 50.0
 DEFAULT_OVERLAP_WIDTH_KM = 25.0
+NEAREST_MAX_LIMIT = 100
 _RESULTS = "analysis_results"
 
 
@@ -198,10 +200,8 @@ def nearest_query(catalog, args):
         place = find_place(catalog, f"{lat!r},{lon!r}", parameter="lat")
     layer = args.get("layer", "ports")
     catalog.layer(layer)
-    text = args.get("limit", "5")
-    if not text.isdigit() or not 1 <= int(text) <= 100:
-        raise BadParameter("limit", f"must be a whole number from 1 to 100, got {text!r}")
-    return NearestQuery(place, layer, _canonical_modes(args.get("modes", "road,rail")), *_network_km(args), int(text))
+    limit = capped_limit(args.get("limit", "5"), max_limit=NEAREST_MAX_LIMIT)  # larger: capped, as OGC asks
+    return NearestQuery(place, layer, _canonical_modes(args.get("modes", "road,rail")), *_network_km(args), limit)
 
 
 # --- cached results --------------------------------------------------------------------------

@@ -1,6 +1,10 @@
-"""HTTP caching for every response: ETag, Cache-Control, 304 Not Modified and gzip.
+"""HTTP caching for every response: ETag, Cache-Control, 304 Not Modified, gzip and byte ranges.
 
-One ``after_request`` hook, so views only return bodies. A view may set a
+One ``after_request`` hook, so views only return bodies. Every successful
+GET says ``Accept-Ranges: bytes`` and answers a ``Range`` request with 206
+(or 416), through werkzeug's RFC 9110 range handling, so GDAL's HTTP path
+(``/vsicurl/``, QGIS) can read large GeoJSON and downloads piecewise; a
+ranged answer is never gzipped, so its offsets are those of the plain body. A view may set a
 precomputed ETag (the API does) to skip hashing, and answer a matching
 ``If-None-Match`` itself with :func:`not_modified` before building any body,
 so that a 304 costs no serialisation. :class:`BodyCache` keeps recent
@@ -15,10 +19,13 @@ import threading
 from collections import OrderedDict
 
 from flask import Response, current_app, request
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 __all__ = ["COMPRESSIBLE", "BodyCache", "derived_etag", "finish_response", "init_app", "not_modified"]
 
-COMPRESSIBLE = ("text/", "application/json", "application/geo+json", "application/javascript", "image/svg+xml")
+COMPRESSIBLE = ("text/", "application/json", "application/geo+json", "application/schema+json",
+                "application/vnd.oai.openapi+json", "application/javascript", "image/svg+xml",
+                "application/vnd.mapbox-vector-tile", "application/vnd.google-earth.kml+xml")
 _GZIP_SUFFIX = "-gz"
 
 
@@ -118,8 +125,9 @@ def finish_response(response):
     etag, _ = response.get_etag()
     if etag is None:
         etag = hashlib.blake2b(data, digest_size=16).hexdigest()
+    ranged = "Range" in request.headers
     compress = (
-        0 < config["GZIP_MIN_BYTES"] <= len(data) and _compressible(response)
+        not ranged and 0 < config["GZIP_MIN_BYTES"] <= len(data) and _compressible(response)
         and request.accept_encodings.quality("gzip") > 0
     )
     if _compressible(response):
@@ -137,4 +145,16 @@ def finish_response(response):
         response.set_data(_gzip_bytes(variant, data, 6))
         response.headers["Content-Encoding"] = "gzip"
     response.set_etag(variant)
-    return response
+    return _ranges(response, len(data))
+
+
+def _ranges(response, length):
+    """``Accept-Ranges: bytes``; a satisfiable ``Range`` (honouring ``If-Range``) becomes a 206, else a 416."""
+    try:
+        return response.make_conditional(request.environ, accept_ranges=True, complete_length=length)
+    except RequestedRangeNotSatisfiable:
+        refused = Response(f"range not satisfiable: {request.headers.get('Range', '')[:100]!r} "
+                           f"(the body is {length} bytes)\n", status=416, mimetype="text/plain")
+        refused.headers["Content-Range"] = f"bytes */{length}"
+        refused.headers["Cache-Control"] = "no-store"
+        return refused

@@ -18,7 +18,7 @@ import threading
 import numpy as np
 import pandas as pd
 import shapely
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from geo.geodesic import GEOD
 from geo.stats import format_stats, layer_stats
@@ -39,13 +39,16 @@ from webapp.maps.display import BASEMAP_LAYER
 from webapp.workload import heavy_view
 
 __all__ = [
-    "MAP_FORMATS", "STATS_FORMATS", "bp", "check_size_px", "export_html", "init_app", "static_map", "stats_table",
+    "MAP_FORMATS", "STATS_EXPORTS", "STATS_FORMATS", "bp", "check_size_px", "export_html", "init_app", "static_map",
+    "stats_table",
 ]
 
 bp = Blueprint("export", __name__)
 
 MAP_FORMATS = ("html", "png", "svg")
 STATS_FORMATS = ("csv", "json", "md")
+# /export?format= names of the statistics tables: csv/json/md alone would read as data formats
+STATS_EXPORTS = {f"stats-{fmt}": fmt for fmt in STATS_FORMATS}
 _MIME = {"html": "text/html", "png": "image/png", "svg": "image/svg+xml", "csv": "text/csv",
          "json": "application/json", "md": "text/markdown"}
 _SIZE_RANGE_PX = (200, 8000)
@@ -280,7 +283,8 @@ def _size(name, default):
 @bp.get("/export")
 @heavy_view
 def download():
-    """``/export?layers=a,b&format=html|png|svg|csv|json|md[&basemap=none|osm][&width=&height=]`` as a download."""
+    """``/export?layers=a,b&format=html|png|svg|stats-csv|stats-json|stats-md[&basemap=none|osm][&width=&height=]``
+    as a download (the old ``csv``/``json``/``md`` redirect to ``stats-*``, data formats to the layer download)."""
     allowed = ("layers", "format", "basemap", "width", "height")
     unknown = sorted(set(request.args) - set(allowed))
     if unknown:
@@ -290,6 +294,9 @@ def download():
     layer_ids = (parse_layer_ids(request.args["layers"], catalog) if "layers" in request.args
                  else overview_layer_ids(catalog))
     fmt = request.args.get("format", "html")
+    moved = _moved_format(fmt, layer_ids)
+    if moved is not None:
+        return moved
     config = current_app.config
     if fmt == "html":
         body = export_html(layer_ids, basemap=parse_basemap(request.args.get("basemap"), default="none"))
@@ -297,12 +304,29 @@ def download():
         body = static_map(catalog, layer_ids, fmt=fmt, width_px=_size("width", config["EXPORT_WIDTH_PX"]),
                           height_px=_size("height", config["EXPORT_HEIGHT_PX"]),
                           simplify_deg=config["BASEMAP_SIMPLIFY_DEG"])
-    elif fmt in STATS_FORMATS:
+    elif fmt in STATS_EXPORTS:
+        fmt = STATS_EXPORTS[fmt]
         body = stats_table(catalog, layer_ids, fmt=fmt)
     else:
-        choices = MAP_FORMATS + STATS_FORMATS
-        raise BadParameter("format", f"{fmt!r} is not one of {', '.join(choices)}",
-                           difflib.get_close_matches(fmt, choices))
+        choices = MAP_FORMATS + tuple(STATS_EXPORTS)
+        raise BadParameter("format", f"{fmt!r} is not one of {', '.join(choices)} (layer data: "
+                           "/api/layers/<id>/download?format=...)", difflib.get_close_matches(fmt, choices))
     stem = "_".join(layer_ids) if len(layer_ids) <= 3 else "map"
     name = f"{stem}_stats.{fmt}" if fmt in STATS_FORMATS else f"{stem}.{fmt}"
     return Response(body, mimetype=_MIME[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _moved_format(fmt, layer_ids):
+    """Old statistics names (csv, json, md) redirect to stats-*; data formats redirect to the layer download."""
+    from webapp.export.downloads import FORMAT_NAMES
+
+    if fmt in STATS_FORMATS:
+        return redirect(url_for("export.download", **{**request.args.to_dict(), "format": f"stats-{fmt}"}), 301)
+    if fmt in FORMAT_NAMES and fmt not in MAP_FORMATS:
+        if len(layer_ids) == 1:
+            return redirect(url_for("downloads.layer_download", layer_id=layer_ids[0], format=fmt), 303)
+        raise BadParameter("format", f"{fmt!r} is a data format: download each layer from "
+                           f"/api/layers/<id>/download?format={fmt} ("
+                           + ", ".join(url_for("downloads.layer_download", layer_id=lid, format=fmt)
+                                       for lid in layer_ids[:4]) + ("…" if len(layer_ids) > 4 else "") + ")")
+    return None

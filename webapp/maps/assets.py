@@ -83,6 +83,11 @@ ASSETS: tuple[ClassAssets, ...] = (
         css=(("leaflet_measure_css", "leaflet-measure-2.1.7/dist/leaflet-measure.css"),),
     ),
     ClassAssets(
+        "webapp.maps.tiled.TiledFeatureLayer",
+        js=(("leaflet_vectorgrid", "leaflet.vectorgrid-1.3.0/dist/Leaflet.VectorGrid.bundled.min.js"),),
+        css=(),
+    ),
+    ClassAssets(
         "folium.plugins.MousePosition",
         js=(("Control_MousePosition_js", "leaflet-mouse-position-1.2.0/src/L.Control.MousePosition.js"),),
         css=(("Control_MousePosition_css", "leaflet-mouse-position-1.2.0/src/L.Control.MousePosition.css"),),

@@ -28,9 +28,9 @@ from layers.errors import BadParameter, FeatureNotFound
 from layers.schema import REGION_BBOX
 from layers.styles import layer_colour, legend_entries, point_icon
 from webapp.cache import MapCache, parts_bytes
-from webapp.maps import elements
-from webapp.maps.delivery import EMPTY_COLLECTION, Delivery, display_band, embeds_popups, layer_delivery
-from webapp.maps.display import BASEMAP_LAYER, basemap_geojson, layer_display_js
+from webapp.maps import elements, tiled
+from webapp.maps.delivery import EMPTY_COLLECTION, Delivery, display_band, embeds_popups, is_tiled, layer_delivery
+from webapp.maps.display import BASEMAP_LAYER, basemap_geojson, layer_display_js, layer_styles
 
 __all__ = [
     "BASEMAPS",
@@ -50,6 +50,7 @@ __all__ = [
     "embeds_popups",
     "fit_zoom",
     "init_app",
+    "is_tiled",
     "layer_delivery",
     "layer_element",
     "overview_layer_ids",
@@ -123,6 +124,10 @@ class MapOptions:
     display_url: str | None = None
     simplify_min_vertices: int = 5000
     inline_max_bytes: int = 2048 * 1024  # larger display data is fetched, not written into the page
+    # with "{layer}" and "{z}/{y}/{x}"; layers over tiled_min_features are drawn from their vector tiles
+    tile_url: str | None = None
+    tiled_min_features: int = 5000
+    tiled_script_url: str = "/static/js/tiled-layer.js"
 
 
 class MapParts(NamedTuple):
@@ -288,7 +293,8 @@ def fit_zoom(bounds, *, width_px=FIT_VIEW_PX[0], height_px=FIT_VIEW_PX[1]):
 
 
 def layer_element(catalog, layer_id, options, *, show=True, zoom=None):
-    """The :class:`~webapp.maps.elements.FeatureLayer` of one catalogue layer (styles, icons, popups).
+    """The map element of one catalogue layer: a :class:`~webapp.maps.elements.FeatureLayer` (styles, icons,
+    popups), or for layers over ``tiled_min_features`` a :class:`~webapp.maps.tiled.TiledFeatureLayer`.
 
     ``zoom``: the map's initial zoom (default: the zoom that fits the layer),
     which picks the embedded zoom band of large layers.
@@ -298,6 +304,11 @@ def layer_element(catalog, layer_id, options, *, show=True, zoom=None):
     embed = embeds_popups(catalog, layer_id, options)
     popup_url = None if embed else options.popup_url.replace("{layer}", layer_id)
     delivery = layer_delivery(catalog, layer_id, options, fit_zoom(layer.bbox) if zoom is None else zoom)
+    if delivery.mode == "tiles":
+        return tiled.TiledFeatureLayer(
+            layer_id, title=layer.title, attribution=layer.attribution, styles=layer_styles(catalog, layer_id)[0],
+            tile_url=options.tile_url.replace("{layer}", layer_id), show=show, script_url=options.tiled_script_url,
+            popup_url=popup_url or options.popup_url.replace("{layer}", layer_id))
     band = delivery.band
     extra = {}
     if delivery.mode == "fetch":
@@ -338,7 +349,10 @@ def build_map(catalog, spec, options):
         feature_layers.append(element)
     _legend(catalog, layer_ids).add_to(fmap)
     add_controls(fmap, basemap, bounds)
-    if focus_layer is not None:
+    if focus_layer is not None and is_tiled(catalog, focus_layer, options):
+        lon0, lat0, lon1, lat1 = catalog.feature(focus_layer, spec.feature).total_bounds
+        elements.FitView([[lat0, lon0], [lat1, lon1]]).add_to(fmap)  # tiles hold no popup to open: show it
+    elif focus_layer is not None:
         elements.FocusFeature(feature_layers[layer_ids.index(focus_layer)], spec.feature).add_to(fmap)
     elements.PageHooks(feature_layers).add_to(fmap)
     folium.LayerControl(collapsed=options.collapsed_control).add_to(fmap)
@@ -385,6 +399,8 @@ def init_app(app):
         display_url=f"{root}/api/layers/{{layer}}/display?zoom_band={{band}}",
         simplify_min_vertices=app.config["DISPLAY_SIMPLIFY_MIN_VERTICES"],
         inline_max_bytes=app.config["INLINE_MAX_KB"] * 1024,
+        tile_url=f"{root}/ogcapi/collections/{{layer}}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}",
+        tiled_min_features=app.config["TILED_MIN_FEATURES"], tiled_script_url=f"{root}/static/js/tiled-layer.js",
     )
 
 
@@ -400,7 +416,7 @@ def cached_map(spec, *, self_contained=False):
     """
     options = current_app.extensions["map_options"]
     if self_contained:
-        options = replace(options, popup_url=None, display_url=None)
+        options = replace(options, popup_url=None, display_url=None, tile_url=None)
     catalog = current_catalog()
     return current_app.extensions["map_cache"].get(
         (spec, self_contained), lambda: render_parts(build_map(catalog, spec, options)))

@@ -38,6 +38,7 @@ __all__ = [
     "layer_display_js",
     "layer_styles",
     "popup_fragments",
+    "popup_html",
     "stats_payload",
     "status_line",
 ]
@@ -170,6 +171,20 @@ def _popup_context(layer, props, stats, names):
                         if quality == "approximate" else None),
         "status_line": status_line(props),
     }
+
+
+POPUP_MEMO_MAX = 5000
+
+
+def popup_html(catalog, layer_id, pos):
+    """The popup HTML of the feature at ``pos``: from :func:`popup_fragments` for layers of up to
+    :data:`POPUP_MEMO_MAX` features, rendered alone for larger ones (a first click need not render 100,000)."""
+    if len(catalog.layer(layer_id).gdf) <= POPUP_MEMO_MAX:
+        return popup_fragments(catalog, layer_id)[pos]
+    layer = catalog.layer(layer_id)
+    row = stats_payload(catalog, layer_id)["features"][pos]
+    context = _popup_context(layer, feature_properties(catalog, layer_id)[pos], row, country_names(catalog))
+    return _POPUP_ENV.get_template("popup.html").render(**context)
 
 
 def popup_fragments(catalog, layer_id):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from webapp.export.downloads import DOWNLOAD_FORMATS
 from webapp.hosts import external_url, self_url
 from webapp.maps.builder import (
     BASEMAPS,
@@ -16,11 +17,12 @@ from webapp.maps.builder import (
     cached_map,
     current_catalog,
     drawing_order,
+    is_tiled,
     overview_layer_ids,
     parse_basemap,
     parse_layer_ids,
 )
-from webapp.maps.display import popup_fragments, stats_payload
+from webapp.maps.display import popup_html, stats_payload
 
 __all__ = ["bp", "route_table"]
 
@@ -80,17 +82,25 @@ def _page(layer_ids, spec, *, title, description, overview=False):
     catalog = current_catalog()
     parts = cached_map(spec)
     layers = [catalog.layer(lid) for lid in layer_ids]
+    # layers drawn from vector tiles are too large to list here: the page links their statistics instead
+    options = current_app.extensions["map_options"]
+    tiled_layers = [layer for layer in layers if is_tiled(catalog, layer.id, options)]
+    listed = [lid for lid in layer_ids if lid not in {layer.id for layer in tiled_layers}]
     snippet = (f'<iframe src="{Markup.escape(_embed_url(layer_ids, spec))}" width="100%" height="520" '
                f'style="border:0" loading="lazy" title="{Markup.escape(title)}"></iframe>')
     joined = ",".join(layer_ids)
     downloads = [(label, url_for("export.download", layers=joined, format=fmt))
                  for label, fmt in (("HTML (self-contained)", "html"), ("PNG", "png"), ("SVG", "svg"),
-                                    ("Statistics CSV", "csv"), ("Statistics Markdown", "md"))]
+                                    ("Statistics CSV", "stats-csv"), ("Statistics Markdown", "stats-md"))]
+    data_downloads = [(layer.title, [(fmt.label, url_for("downloads.layer_download", layer_id=layer.id,
+                                                         format=fmt.name)) for fmt in DOWNLOAD_FORMATS])
+                      for layer in layers]
     basemaps = [(name, self_url(basemap=name)) for name in BASEMAPS]
     return render_template(
         "map.html", map=parts, title=title, description=description, site_title=SITE_TITLE, overview=overview,
-        layers=layers, all_layers=list(catalog), tables=route_table(catalog, layer_ids), snippet=snippet,
-        downloads=downloads, basemaps=basemaps, basemap=spec.basemap, layer_ids=joined,
+        layers=layers, all_layers=list(catalog), tables=route_table(catalog, listed),
+        tiled_layers=tiled_layers, snippet=snippet,
+        downloads=downloads, data_downloads=data_downloads, basemaps=basemaps, basemap=spec.basemap, layer_ids=joined,
     )
 
 
@@ -157,4 +167,4 @@ def popup(layer_id, feature_id):
     """The popup HTML of one feature: fetched by maps whose layers are too large to embed every popup."""
     catalog = current_catalog()
     catalog.feature(layer_id, feature_id)
-    return popup_fragments(catalog, layer_id)[catalog.layer(layer_id).positions[feature_id]]
+    return popup_html(catalog, layer_id, catalog.layer(layer_id).positions[feature_id])

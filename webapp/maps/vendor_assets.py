@@ -167,6 +167,21 @@ PACKAGES: tuple[Package, ...] = (
         note="npm packaging of ardhi/Leaflet.MousePosition, which folium loads "
         "unpinned from GitHub; same L.Control.MousePosition options.",
     ),
+    Package(
+        "leaflet.vectorgrid", "1.3.0",
+        "sha512-kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw==",
+        "Beerware (bundled pbf, vector-tile: BSD-3-Clause; geojson-vt: ISC)",
+        ("README.md", "package.json", "dist/Leaflet.VectorGrid.bundled.min.js"),
+        note="Draws the layers' MVT tiles on the web map. The package ships no LICENSE file: its licence "
+        "(the Beer-ware notice) and those of the bundled libraries are in README.md, kept here.",
+    ),
+    Package(
+        "swagger-ui-dist", "5.35.0",
+        "sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==",
+        "Apache-2.0",
+        ("LICENSE", "NOTICE", "swagger-ui-bundle.js", "swagger-ui-bundle.js.LICENSE.txt", "swagger-ui.css"),
+        note="The human-readable API page (/api) over /api/openapi.json.",
+    ),
 )
 
 
