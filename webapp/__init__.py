@@ -10,9 +10,10 @@ from flask import Flask
 from webapp import errors, security
 from webapp.analysis import views as analysis_views
 from webapp.api import httpcache, openapi
+from webapp.api import search as api_search
 from webapp.api import views as api_views
 from webapp.export import views as export_views
-from webapp.maps import assets, builder, pages
+from webapp.maps import assets, builder, pages, static
 from webapp.settings import load_settings
 
 __all__ = ["create_app"]
@@ -28,6 +29,7 @@ def create_app(config=None):
     app.config.from_mapping(load_settings(config))
     app.json.sort_keys = False
     builder.init_app(app)
+    static.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
     security.init_app(app)
@@ -37,5 +39,6 @@ def create_app(config=None):
     app.register_blueprint(api_views.bp)
     app.register_blueprint(export_views.bp)
     app.register_blueprint(analysis_views.bp)
+    app.register_blueprint(api_search.bp)
     app.register_blueprint(openapi.bp)
     return app

@@ -160,7 +160,8 @@ def init_app(app) -> None:
             f"app static folder {app.static_folder!r} does not hold the vendored "
             f"assets; expected {VENDOR_DIR.parent}"
         )
-    prefix = f"{(app.static_url_path or '').rstrip('/')}/vendor"
+    versioned = app.extensions.get("static_assets")  # webapp.maps.static: /static/v/<version>
+    prefix = f"{versioned['prefix']}/vendor" if versioned else f"{(app.static_url_path or '').rstrip('/')}/vendor"
     configure_folium(prefix)
     app.extensions["vendor_assets"] = {"url_prefix": prefix}
 
@@ -265,6 +266,8 @@ def _leaflet_icon_fix(vendor_dir: Path) -> str:
     folder, so default markers would request ``marker-icon.png`` relative
     to the page. An empty imagePath plus full URLs avoids the detection.
     """
+    if vendor_dir.name != "vendor":  # called with the static root
+        vendor_dir = vendor_dir / "vendor"
     urls = ", ".join(
         f'{key}: "{_data_uri(_vendor_path(rel, vendor_dir))}"' for key, rel in _LEAFLET_ICONS.items()
     )
@@ -297,13 +300,17 @@ def inline_assets(html: str, *, url_prefix: str = DEFAULT_URL_PREFIX, vendor_dir
         If a referenced file is not in ``vendor_dir``.
     """
     prefix = url_prefix.rstrip("/")
+    # vendor/ sits inside the static folder on disk and in URLs: our own js/ and css/ files beside it
+    # (under the static root) are inlined the same way.
+    if prefix.endswith("/" + vendor_dir.name):
+        prefix, vendor_dir = prefix[: -len(vendor_dir.name) - 1], vendor_dir.parent
 
     def script(m: re.Match) -> str:
         rel = _vendor_rel(m.group("url"), prefix)
         if rel is None:
             return m.group(0)
         body = f"<script>\n{_inline_js(_vendor_path(rel, vendor_dir))}\n</script>"
-        return body + _leaflet_icon_fix(vendor_dir) if rel == _LEAFLET_JS else body
+        return body + _leaflet_icon_fix(vendor_dir) if rel.endswith(_LEAFLET_JS) else body
 
     def link(m: re.Match) -> str:
         attrs = {a.group("key").lower(): a.group("value") for a in _ATTR.finditer(m.group(0))}
