@@ -51,7 +51,8 @@ SAMPLES_JS = """
             }
             const step = Math.max(1, Math.floor(segs.length / perLine));
             for (let i = 0; i < segs.length && out.length < 10000; i += step) {
-                out.push({layer: lid, id: layer.feature.properties.id, name: layer.feature.properties.name, ...segs[i]});
+                const props = layer.feature.properties;
+                out.push({layer: lid, id: props.id, name: props.name, ...segs[i]});
             }
         })(group);
     }

@@ -13,7 +13,7 @@ from webapp.api import httpcache, openapi
 from webapp.api import search as api_search
 from webapp.api import views as api_views
 from webapp.export import views as export_views
-from webapp.maps import assets, builder, pages, static
+from webapp.maps import assets, basemap, builder, pages, static
 from webapp.settings import load_settings
 
 __all__ = ["create_app"]
@@ -35,7 +35,9 @@ def create_app(config=None):
     security.init_app(app)
     httpcache.init_app(app)
     export_views.init_app(app)
+    pages.init_app(app)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(basemap.bp)
     app.register_blueprint(api_views.bp)
     app.register_blueprint(export_views.bp)
     app.register_blueprint(analysis_views.bp)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from markupsafe import Markup
@@ -38,7 +37,7 @@ from webapp.analysis.queries import (
 )
 from webapp.api.views import GEOJSON, _refuse_unknown
 from webapp.maps import assets
-from webapp.maps.builder import MapCache, current_catalog, parse_basemap
+from webapp.maps.builder import MapCache, current_catalog, map_options, parse_basemap
 from webapp.maps.display import BASEMAP_LAYER, country_names
 
 __all__ = ["MAJOR_PLACES", "bp", "corridor_html"]
@@ -105,8 +104,7 @@ def api_nearest():
 # --- maps and exports ---------------------------------------------------------------------------
 
 def _map_options(self_contained):
-    options = current_app.extensions["map_options"]
-    return replace(options, popup_url=None, display_url=None) if self_contained else options
+    return map_options(self_contained=self_contained)
 
 
 def _corridor_parts(catalog, q, basemap, *, self_contained=False):

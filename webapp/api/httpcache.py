@@ -54,6 +54,14 @@ class BodyCache:
         self._bytes = 0
         self._lock = threading.Lock()
 
+    def peek(self, key):
+        """The cached ``(bytes, etag)`` for ``key``, or None (nothing is built)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
     def get(self, key, build):
         """The cached body for ``key``, or ``build()`` (not under the lock) stored if it fits."""
         with self._lock:

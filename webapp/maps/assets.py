@@ -26,6 +26,7 @@ __all__ = [
     "VENDOR_DIR",
     "ClassAssets",
     "MissingVendorAsset",
+    "OWN_ASSETS",
     "configure_folium",
     "init_app",
     "inline_assets",
@@ -78,15 +79,22 @@ ASSETS: tuple[ClassAssets, ...] = (
         css=(("Control_MiniMap_css", "leaflet-minimap-3.6.1/dist/Control.MiniMap.min.css"),),
     ),
     ClassAssets(
-        "folium.plugins.MeasureControl",
-        js=(("leaflet_measure_js", "leaflet-measure-2.1.7/dist/leaflet-measure.min.js"),),
-        css=(("leaflet_measure_css", "leaflet-measure-2.1.7/dist/leaflet-measure.css"),),
-    ),
-    ClassAssets(
         "folium.plugins.MousePosition",
         js=(("Control_MousePosition_js", "leaflet-mouse-position-1.2.0/src/L.Control.MousePosition.js"),),
         css=(("Control_MousePosition_css", "leaflet-mouse-position-1.2.0/src/L.Control.MousePosition.css"),),
     ),
+)
+
+# This project's own front end (webapp/static/js, css), paths under the static root (the parent of vendor/).
+OWN_ASSETS: tuple[ClassAssets, ...] = (
+    ClassAssets("webapp.maps.elements.FeatureLayer", js=(("mapsvc_js", "js/mapsvc.js"),),
+                css=(("mapsvc_css", "css/map.css"),)),
+    ClassAssets("webapp.maps.elements.PageHooks", js=(("mapsvc_js", "js/mapsvc.js"),),
+                css=(("mapsvc_css", "css/map.css"),)),
+    ClassAssets("webapp.maps.basemap.VectorBasemap",
+                js=(("mapsvc_js", "js/mapsvc.js"), ("mapsvc_basemap_js", "js/basemap.js")),
+                css=(("mapsvc_css", "css/map.css"),)),
+    ClassAssets("webapp.maps.elements.MeasureTool", js=(("mapsvc_measure_js", "js/measure.js"),), css=()),
 )
 
 # Leaflet's default marker icons, which Leaflet locates at run time (below).
@@ -124,6 +132,8 @@ def _resolve_class(dotted: str) -> type:
 
 def _check_files(vendor_dir: Path) -> None:
     missing = [rel for rel in vendor_files() if not (vendor_dir / rel).is_file()]
+    missing += [f"../{rel}" for entry in OWN_ASSETS for _, rel in (*entry.js, *entry.css)
+                if not (vendor_dir.parent / rel).is_file()]
     if missing:
         raise MissingVendorAsset(
             f"vendored assets missing under {vendor_dir}: {', '.join(missing)}; "
@@ -141,12 +151,14 @@ def configure_folium(url_prefix: str = DEFAULT_URL_PREFIX) -> None:
     """
     _check_files(VENDOR_DIR)
     prefix = url_prefix.rstrip("/")
-    for entry in ASSETS:
-        cls = _resolve_class(entry.target)
-        for attr, pairs in (("default_js", entry.js), ("default_css", entry.css)):
-            wanted = [(name, f"{prefix}/{rel}") for name, rel in pairs]
-            if cls.__dict__.get(attr) != wanted:
-                setattr(cls, attr, wanted)
+    root = prefix.rsplit("/", 1)[0]  # the static root, where our own js/ and css/ live beside vendor/
+    for entries, base in ((ASSETS, prefix), (OWN_ASSETS, root)):
+        for entry in entries:
+            cls = _resolve_class(entry.target)
+            for attr, pairs in (("default_js", entry.js), ("default_css", entry.css)):
+                wanted = [(name, f"{base}/{rel}") for name, rel in pairs]
+                if cls.__dict__.get(attr) != wanted:
+                    setattr(cls, attr, wanted)
 
 
 def init_app(app) -> None:
