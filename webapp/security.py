@@ -34,8 +34,8 @@ __all__ = ["EMBED_PREFIX", "REFERRER_POLICY", "content_security_policy", "harden
 EMBED_PREFIX = "/embed"
 # Tile servers (OpenStreetMap's usage policy) want to see which site asks: send the origin, never the path.
 REFERRER_POLICY = "strict-origin-when-cross-origin"
-# leaflet-measure (folium's MeasureControl) compiles its templates with `new Function` when it is added.
-_SCRIPT_SRC = "'self' 'unsafe-inline' 'unsafe-eval'"
+# No 'unsafe-eval': the measure tool is our own (webapp/static/js/measure.js), not leaflet-measure.
+_SCRIPT_SRC = "'self' 'unsafe-inline'"
 _SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 

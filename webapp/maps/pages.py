@@ -121,7 +121,9 @@ def _page(layer_ids, spec, *, title, description, overview=False):
     rows = feature_rows(catalog, layer_ids, filters)
     page_data = _page_data(layer_ids, spec, filters, title=title, years=year_range(catalog, layer_ids),
                            embed=False)
-    snippet = embed_snippet(_embed_url(layer_ids, spec, extra=filters.query()), title, page_data["credit"],
+    # the snippet starts on the offline basemap (a report must not depend on a tile server); the page can switch it
+    snippet = embed_snippet(_embed_url(layer_ids, replace(spec, basemap="none"), extra=filters.query()), title,
+                            page_data["credit"],
                             request.url)
     joined = ",".join(layer_ids)
     downloads = [(label, url_for("export.download", layers=joined, format=fmt))
