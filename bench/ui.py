@@ -27,8 +27,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 OFFSETS_PX = (0, 2, 3, 6)
 WEIGHT_PAGES = ("/", "/map/tapi", "/embed/tapi")
-CLICK_PAGES = (("/map/tapi", None), ("/", ("iran_pakistan_pipeline", "north_south_pipeline", "tapi",
-                                            "thar_lahore_hvdc", "casa1000")))
+CLICK_PAGES = tuple((f"/map/{lid}", None) for lid in ("tapi", "iran_pakistan_pipeline", "north_south_pipeline",
+                                                      "thar_lahore_hvdc", "casa1000"))
 
 SAMPLES_JS = """
 ([layerIds, perLine]) => {

@@ -65,7 +65,7 @@ def test_overview_draws_every_layer_with_legend_and_no_outside_request(live_serv
         assert catalogue[lid]["title"] in legend_text
     # the controls people expect
     for selector in (".leaflet-control-layers", ".leaflet-control-scale", ".leaflet-control-attribution",
-                     ".leaflet-control-minimap", ".leaflet-control-measure", ".leaflet-control-zoom-fullscreen",
+                     ".leaflet-control-minimap", ".mapsvc-measure", ".leaflet-control-zoom-fullscreen",
                      ".leaflet-control-mouseposition"):
         assert page.locator(selector).count() == 1, selector
     attribution = page.locator(".leaflet-control-attribution").text_content()
@@ -85,7 +85,7 @@ def test_toggling_a_layer_in_the_layer_control_hides_its_paths_and_its_table_row
     wait_for_map(page)
     title = catalogue["tapi"]["title"]
     assert rendered_layers(page)["tapi"]["paths"] >= 3
-    assert page.locator('tbody[data-layer="tapi"]').is_visible()
+    assert page.locator('tr[data-layer="tapi"]').first.is_visible()
     page.locator(".leaflet-control-layers").hover()
     checkbox = page.locator(".leaflet-control-layers-overlays label", has_text=title).locator("input")
     assert checkbox.is_checked()
@@ -94,10 +94,10 @@ def test_toggling_a_layer_in_the_layer_control_hides_its_paths_and_its_table_row
     assert not after["tapi"]["on_map"]
     assert after["tapi"]["paths"] == 0 and not any(after["tapi"]["features"].values())
     assert after["casa1000"]["paths"] > 0, "hiding TAPI must not hide other layers"
-    assert page.locator('tbody[data-layer="tapi"]').is_hidden()
+    assert page.locator('tr[data-layer="tapi"]').first.is_hidden()
     checkbox.check()
     assert rendered_layers(page)["tapi"]["paths"] >= 3
-    assert page.locator('tbody[data-layer="tapi"]').is_visible()
+    assert page.locator('tr[data-layer="tapi"]').first.is_visible()
 
 
 @pytest.mark.parametrize("path", ["/", "/map/tapi"])
