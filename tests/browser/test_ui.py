@@ -152,7 +152,7 @@ OFF_LINE_JS = """
     const lines = [];
     (function walk(layer) {
         if (layer.eachLayer && !layer.feature) { layer.eachLayer(walk); return; }
-        if (layer.feature && layer.getLatLngs && layer.feature.geometry.type.indexOf("LineString") >= 0) {
+        if (layer.feature && layer.options.interactive !== false && layer.getLatLngs && layer.feature.geometry.type.indexOf("LineString") >= 0) {
             lines.push({id: layer.feature.properties.id, name: layer.feature.properties.name,
                         pts: [layer.getLatLngs()].flat(4).map(ll => map.latLngToContainerPoint(ll))});
         }
@@ -163,8 +163,11 @@ OFF_LINE_JS = """
         return Math.hypot(p.x - a.x - t * dx, p.y - a.y - t * dy);
     }
     function find(line, strict) {
-        for (let i = 0; i < line.pts.length - 1; i++) {
-            const a = line.pts[i], b = line.pts[i + 1], len = a.distanceTo(b);
+        for (let i = 0, j = 1; j < line.pts.length; i++) {
+            // a chord of at least 20 px (densified lines have vertices a few px apart at these zooms)
+            while (j < line.pts.length - 1 && line.pts[i].distanceTo(line.pts[j]) < 20) { j++; }
+            const a = line.pts[i], b = line.pts[j], len = a.distanceTo(b);
+            if (i + 1 >= j) { j++; }
             if (len < 8) { continue; }
             for (const side of [1, -1]) {
                 const p = {x: (a.x + b.x) / 2 - side * offsetPx * (b.y - a.y) / len,
