@@ -11,6 +11,7 @@ from __future__ import annotations
 import colorsys
 import difflib
 import math
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -364,11 +365,17 @@ def build_map(catalog, spec, options):
     return fmap
 
 
+# folium's own viewport tag forbids zooming the page (maximum-scale=1, user-scalable=no), which people with low
+# vision need (WCAG 1.4.4); the page templates carry their own.
+_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*user-scalable=no[^>]*>\s*')
+
+
 def render_parts(fmap):
     """Render ``fmap`` into (header, html, script) for a page template."""
     root = fmap.get_root()
     root.render()
-    return MapParts(Markup(root.header.render()), Markup(root.html.render()), Markup(root.script.render()))
+    header = _FOLIUM_VIEWPORT.sub("", root.header.render())
+    return MapParts(Markup(header), Markup(root.html.render()), Markup(root.script.render()))
 
 
 class MapCache:
