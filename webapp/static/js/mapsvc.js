@@ -5,7 +5,8 @@
 (function () {
     "use strict";
     var MapSvc = window.MapSvc = window.MapSvc || {};
-    MapSvc.HIT_WEIGHT_PX = 14;      // invisible line under each styled line: a click within 7 px hits it
+    MapSvc.HIT_WEIGHT_PX = 16;      // invisible line under each styled line: a click within 8 px hits it (Leaflet
+                                    // smooths drawn paths by up to 1 px, so 6 px off the geometry always hits)
     MapSvc.KEYBOARD_MAX = 300;      // layers with more features are not put in the tab order (the table is)
     MapSvc.layers = MapSvc.layers || {};
     MapSvc.filter = {status: [], kind: [], countries: [], year: null};
