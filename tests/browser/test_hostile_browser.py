@@ -84,7 +84,7 @@ def test_map_page_shows_hostile_names_literally_everywhere(hostile_server, brows
     for name in (PAYLOADS["script"], PAYLOADS["quote"], PAYLOADS["close_script"] + PAYLOADS["rtl"]):
         assert name in table
     snippet = page.locator("#embed-snippet").input_value()
-    assert 'title="&lt;script&gt;alert(1)&lt;/script&gt; &#34;&#39;&gt;&lt;svg onload=alert(3)&gt; {{7*7}}"' in snippet
+    assert 'title="Interactive map: &lt;script&gt;alert(1)&lt;/script&gt; &#34;&#39;&gt;&lt;svg onload=alert(3)&gt; {{7*7}}"' in snippet
 
     assert _hover_tooltip(page, LAYER_ID, "evil_line") == PAYLOADS["script"]
     assert _hover_tooltip(page, LAYER_ID, "evil_point") == PAYLOADS["img"]

@@ -133,9 +133,9 @@ def test_feature_parameter_zooms_to_the_feature_and_opens_its_popup(live_server,
 
 def _snippet_src(page):
     snippet = page.locator("#embed-snippet").input_value()
-    assert snippet.startswith("<iframe ") and snippet.endswith("</iframe>")
+    assert snippet.startswith("<figure") and snippet.endswith("</figure>")
     return page.evaluate("s => { const d = document.createElement('div'); d.innerHTML = s; "
-                         "return d.firstElementChild.getAttribute('src'); }", snippet)
+                         "return d.querySelector('iframe').getAttribute('src'); }", snippet)
 
 
 def test_embed_fills_a_600x400_iframe_on_another_site(live_server, browsing, catalogue, host_site, artifacts_dir):
