@@ -300,7 +300,7 @@ def test_corridor_export_is_one_self_contained_file(client, embedded_layers):
     assert response.headers["Content-Disposition"] == 'attachment; filename="corridor_tapi_tapi_trunk_50km.html"'
     page = text(response)
     assert assets.remote_asset_urls(page) == []
-    assert "/static/vendor/" not in page and "L.tileLayer(" not in page
+    assert "/static/" not in page and "L.tileLayer(" not in page
     data = embedded_layers(page)
     assert "analysis_band" in data and "Herat" in {f["properties"]["name"] for f in data["within_places"]["features"]}
     assert all("_popup" in f["properties"] for layer in data.values() for f in layer["features"])

@@ -273,7 +273,7 @@ def test_display_endpoint_serves_the_zoom_band_geometry(client, catalog):
     expected = cached_display(catalog, "pakistan_gas_grid", 1).geometry.to_numpy()
     assert shapely.equals_exact(shown, expected, tolerance=1e-9).all()
     props = body["features"][0]["properties"]
-    assert set(props) <= {"id", "name", "kind", "status", "geometry_quality", "_s"}  # 70 > 50: popups fetched
+    assert set(props) <= {"id", "name", "kind", "status", "countries", "geometry_quality", "_h", "_s"}  # no popups
     assert body["styles"][props["_s"]]["color"]
     tapi = client.get("/api/layers/tapi/display?zoom_band=0").get_json(force=True)
     assert "Geodesic length" in tapi["features"][0]["properties"]["_popup"]  # 3 features: popups embedded

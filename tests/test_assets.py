@@ -15,7 +15,7 @@ from webapp.maps import assets, vendor_assets
 
 STATIC = assets.VENDOR_DIR.parent
 VENDOR = STATIC / "vendor"
-CONFIGURED = [folium.Map, plugins.Fullscreen, plugins.MiniMap, plugins.MeasureControl, plugins.MousePosition]
+CONFIGURED = [folium.Map, plugins.Fullscreen, plugins.MiniMap, plugins.MousePosition]
 
 # src= / href= of <script> and <link> tags only: tile templates and
 # attribution anchors are not asset loads.
@@ -55,7 +55,6 @@ def full_map() -> folium.Map:
     ).add_to(m)
     plugins.Fullscreen().add_to(m)
     plugins.MiniMap(tile_layer=folium.TileLayer(LOCAL_TILES, attr="local")).add_to(m)
-    plugins.MeasureControl().add_to(m)
     plugins.MousePosition().add_to(m)
     folium.LayerControl().add_to(m)
     return m

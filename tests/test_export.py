@@ -42,7 +42,7 @@ def test_html_export_is_self_contained_and_holds_every_layer(client, catalog, em
     assert response.headers["Content-Disposition"] == 'attachment; filename="tapi_north_south_pipeline_lng_terminals.html"'
     page = response.get_data(as_text=True)
     assert fetched_urls(page) == []
-    assert "/static/vendor/" not in page  # every asset inlined
+    assert "/static/" not in page  # every asset inlined
     assert "L.map(" in page and "L.Control.MiniMap" in page and "@font-face" in page
     layers = embedded_layers(page)
     assert set(layers) == {"tapi", "north_south_pipeline", "lng_terminals"}

@@ -10,10 +10,11 @@ from flask import Flask
 from webapp import cors, errors, hosts, jsonout, limits, ogc, security, workload
 from webapp.analysis import views as analysis_views
 from webapp.api import httpcache, openapi
+from webapp.api import search as api_search
 from webapp.api import views as api_views
 from webapp.export import downloads
 from webapp.export import views as export_views
-from webapp.maps import assets, builder, pages
+from webapp.maps import assets, basemap, builder, pages, static
 from webapp.settings import load_settings
 
 __all__ = ["create_app"]
@@ -30,6 +31,7 @@ def create_app(config=None):
     app.config.from_mapping(load_settings(config))
     jsonout.init_app(app)
     workload.init_app(app)
+    static.init_app(app)  # before the map builder: map options point at versioned static URLs
     builder.init_app(app)
     assets.init_app(app)
     errors.init_app(app)
@@ -38,10 +40,13 @@ def create_app(config=None):
     cors.init_app(app)  # after-request hooks run last-registered first: CORS sees the final (304/206) response
     httpcache.init_app(app)
     export_views.init_app(app)
+    pages.init_app(app)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(basemap.bp)
     app.register_blueprint(api_views.bp)
     app.register_blueprint(export_views.bp)
     app.register_blueprint(analysis_views.bp)
+    app.register_blueprint(api_search.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(downloads.bp)
     ogc.init_app(app)

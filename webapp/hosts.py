@@ -31,7 +31,7 @@ from layers.errors import BadParameter
 __all__ = ["allowed_host", "external_url", "public_root", "host_name", "init_app", "self_url"]
 
 _REDIRECTS = (301, 302, 303, 307, 308)
-_USED_HOST = "_mapsvc_used_request_host"
+USED_HOST = "_mapsvc_used_request_host"
 
 
 def host_name(host):
@@ -77,7 +77,7 @@ def public_root():
     base = _base()
     if base is not None:
         return base
-    setattr(g, _USED_HOST, True)
+    setattr(g, USED_HOST, True)
     return request.url_root.rstrip("/")
 
 
@@ -89,7 +89,7 @@ def external_url(endpoint, **values):
     """
     base = _base()
     if base is None:
-        setattr(g, _USED_HOST, True)
+        setattr(g, USED_HOST, True)
         return url_for(endpoint, _external=True, **values)
     path = url_for(endpoint, **values)
     root = request.script_root if request else ""
@@ -117,7 +117,7 @@ def self_url(**changes):
 
 def _finish(response):
     """Vary on the host when a body used it; keep redirects on this site."""
-    if getattr(g, _USED_HOST, False):
+    if getattr(g, USED_HOST, False):
         response.vary.add("Host")
         if current_app.extensions["hosts"]["proxied"]:
             response.vary.update(("X-Forwarded-Host", "X-Forwarded-Proto"))

@@ -11,9 +11,8 @@ caching. Markup that carries data (popups, tables, titles) is never
 hashed, so a ``<script>`` or ``onerror=`` smuggled into it does not run.
 ``style-src-attr 'unsafe-inline'`` keeps ``style="..."`` attributes
 (legend swatches, Leaflet's markup), which cannot run script.
-``'unsafe-eval'`` remains only because leaflet-measure (folium's
-MeasureControl) compiles its templates with ``new Function``; drop
-``_EVAL`` once it is gone. Downloads (``Content-Disposition: attachment``)
+No ``'unsafe-eval'``: the measure tool is our own
+(``webapp/static/js/measure.js``), not leaflet-measure. Downloads (``Content-Disposition: attachment``)
 get ``sandbox``: they are meant to be opened from disk, never run here.
 
 Remote hosts appear in exactly one place: ``img-src`` lists the tile
@@ -52,13 +51,11 @@ __all__ = ["EMBED_PREFIX", "REFERRER_POLICY", "content_security_policy", "csp_al
 EMBED_PREFIX = "/embed"
 # Tile servers (OpenStreetMap's usage policy) want to see which site asks: send the origin, never the path.
 REFERRER_POLICY = "strict-origin-when-cross-origin"
-# leaflet-measure (folium's MeasureControl) compiles its templates with `new Function` when it is added.
-_EVAL = "'unsafe-eval'"
 _SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _ATTACHMENT_CSP = "sandbox; default-src 'none'"
 _INLINE = re.compile(r"<(script|style)\b([^>]*)>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
 _SRC_ATTR = re.compile(r"\bsrc\s*=", re.IGNORECASE)
-_HASHES = "_mapsvc_csp_hashes"
+PAGE_HASHES = "_mapsvc_csp_hashes"
 
 
 def inline_hashes(markup):
@@ -86,7 +83,7 @@ def csp_allow(markup):
     template style blocks), never for markup holding data.
     """
     found = inline_hashes(markup)
-    page = g.setdefault(_HASHES, {"script": {}, "style": {}})
+    page = g.setdefault(PAGE_HASHES, {"script": {}, "style": {}})
     for kind, hashes in found.items():
         page[kind].update(dict.fromkeys(hashes))
     return Markup(markup)
@@ -117,7 +114,7 @@ def content_security_policy(*, tiles, embed, scripts=(), styles=()):
     img = " ".join(("'self'", "data:", *tiles))
     return "; ".join(directive for directive in (
         "default-src 'self'",
-        " ".join(("script-src 'self'", _EVAL, *scripts)),
+        " ".join(("script-src 'self'", *scripts)),
         " ".join(("style-src 'self'", *styles)),
         "style-src-attr 'unsafe-inline'",
         f"img-src {img}",
@@ -150,7 +147,7 @@ def _add_headers(response):
     elif mimetype == "text/html":
         embed = is_embed_path(request.path)
         tiles = current_app.extensions["security"]["tile_sources"] if _shows_tiles() else ()
-        hashes = g.get(_HASHES) or {"script": {}, "style": {}}
+        hashes = g.get(PAGE_HASHES) or {"script": {}, "style": {}}
         headers.setdefault("Content-Security-Policy", content_security_policy(
             tiles=tiles, embed=embed, scripts=tuple(hashes["script"]), styles=tuple(hashes["style"])))
         if not embed:

@@ -10,8 +10,6 @@ form kept filled and the error's status; the API answers JSON errors.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import geopandas as gpd
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from markupsafe import Markup
@@ -38,7 +36,7 @@ from webapp.api.views import GEOJSON, refuse_unknown
 from webapp.export.downloads import DOWNLOAD_FORMATS, frame_download, parse_format
 from webapp.hosts import external_url, self_url
 from webapp.maps import assets
-from webapp.maps.builder import MapCache, current_catalog, parse_basemap
+from webapp.maps.builder import MapCache, current_catalog, map_options, parse_basemap
 from webapp.maps.display import BASEMAP_LAYER, country_names
 from webapp.workload import heavy_view
 
@@ -106,8 +104,7 @@ def api_nearest():
 # --- maps and exports ---------------------------------------------------------------------------
 
 def _map_options(self_contained):
-    options = current_app.extensions["map_options"]
-    return replace(options, popup_url=None, display_url=None, tile_url=None) if self_contained else options
+    return map_options(self_contained=self_contained)
 
 
 def _drawable(doc):

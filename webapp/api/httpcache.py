@@ -44,13 +44,21 @@ def _gzip_bytes(etag, data, level):
 
 
 class BodyCache:
-    """A thread-safe LRU of ``(bytes, etag)`` bodies holding at most ``max_bytes`` of bodies (0: keeps nothing)."""
+    """A thread-safe LRU of ``(bytes, etag, ...)`` items holding at most ``max_bytes`` of bodies (0: keeps nothing)."""
 
     def __init__(self, max_bytes):
         self.max_bytes = int(max_bytes)
         self._items = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+
+    def peek(self, key):
+        """The cached ``(bytes, etag)`` for ``key``, or None (nothing is built)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
 
     def get(self, key, build):
         """The cached body for ``key``, or ``build()`` (not under the lock) stored if it fits."""
@@ -67,8 +75,8 @@ class BodyCache:
                 self._items[key] = item
                 self._bytes += size
             while self._bytes > self.max_bytes:
-                _, (body, _) = self._items.popitem(last=False)
-                self._bytes -= len(body)
+                _, evicted = self._items.popitem(last=False)
+                self._bytes -= len(evicted[0])
         return item
 
     @property

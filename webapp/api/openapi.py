@@ -282,6 +282,19 @@ def _operations(catalog):
             "responses": {"200": _json(_ref("FeatureCollection"), "GeoJSON path: legs (project, mode, km) and "
                                        "totals.", media="application/geo+json"), **_errors(400, 404)},
         }),
+        ("search.search", "/api/search", {
+            "summary": "Search features (names, ids, aliases), places (cited waypoints, GeoNames, Natural Earth) "
+                       "and coordinates (decimal or DMS) for the map's search box.",
+            "operationId": "search",
+            "parameters": [
+                _query("q", {"type": "string", "minLength": 1, "maxLength": 200},
+                       "What to find: a place, a project name or id, or 'lat, lon'.", required=True,
+                       example="Gwadar"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 25}, "How many results (default 10)."),
+            ],
+            "responses": {"200": _json(_ref("AnyObject"), "{query, results: [{type, name, detail, lon, lat, "
+                                       "layer?, id?, bbox?}], suggestions}."), **_errors(400)},
+        }),
         ("analysis.nearest", "/api/nearest", {
             "summary": "The nearest point features of a layer (ports by default) to a point or a place, by "
                        "straight-line geodesic km and by network km.",

@@ -13,12 +13,13 @@ import difflib
 import hashlib
 import itertools
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import folium
 import numpy as np
-from flask import current_app
+from flask import current_app, has_app_context
 from folium import plugins
 from markupsafe import Markup
 
@@ -26,11 +27,12 @@ from geo.simplify import ZOOM_BANDS
 from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, FeatureNotFound
 from layers.schema import REGION_BBOX
-from layers.styles import layer_colour, legend_entries, point_icon
+from layers.styles import STATUS_STYLE, layer_colour, legend_entries, point_icon
 from webapp.cache import MapCache, parts_bytes
-from webapp.maps import elements, tiled
+from webapp.maps import assets, elements, tiled
+from webapp.maps import basemap as vector_basemap
 from webapp.maps.delivery import EMPTY_COLLECTION, Delivery, display_band, embeds_popups, is_tiled, layer_delivery
-from webapp.maps.display import BASEMAP_LAYER, basemap_geojson, layer_display_js, layer_styles
+from webapp.maps.display import BASEMAP_LAYER, basemap_band, layer_display_js, layer_styles
 
 __all__ = [
     "BASEMAPS",
@@ -53,6 +55,7 @@ __all__ = [
     "is_tiled",
     "layer_delivery",
     "layer_element",
+    "map_options",
     "overview_layer_ids",
     "parse_basemap",
     "parse_layer_ids",
@@ -128,6 +131,9 @@ class MapOptions:
     tile_url: str | None = None
     tiled_min_features: int = 5000
     tiled_script_url: str = "/static/js/tiled-layer.js"
+    # {"countriesUrl", "placesUrl", "riversUrl"}: served maps fetch the offline basemap; None inlines it (exports)
+    basemap_urls: dict | None = None
+    minimap_minimized: bool | None = None  # None: folded in frames under 900 px; True in embeds and exports
 
 
 class MapParts(NamedTuple):
@@ -256,24 +262,35 @@ def base_map(catalog, basemap, options, bounds):
             tp = TILE_PROVIDERS[key]
             folium.TileLayer(tp.url or options.tiles_url, attr=tp.attribution or options.tiles_attribution,
                              name=tp.title, max_zoom=tp.max_zoom, overlay=False, show=key == basemap).add_to(fmap)
-        elements.NoTilesLayer(show=False).add_to(fmap)
+        vector_basemap.NoTilesLayer(show=False).add_to(fmap)
     boundaries_attr = catalog.layer(BASEMAP_LAYER).attribution if BASEMAP_LAYER in catalog else "Natural Earth"
-    vector = elements.VectorBasemap(basemap_geojson(catalog, tolerance_deg=options.simplify_deg),
-                                    attribution=boundaries_attr, tiles_on=tiles_on, region=REGION_BBOX)
+    band = min(basemap_band(options.simplify_deg), vector_basemap.OFFLINE_BANDS[-1])
+    inline = None
+    if options.basemap_urls is None:
+        inline = {"countries": vector_basemap.countries_json(catalog, band),
+                  "places": vector_basemap.places_json(catalog),
+                  "rivers": vector_basemap.rivers_json(catalog, 1)}
+    tiles_max = TILE_PROVIDERS[basemap].max_zoom if tiles_on else 19
+    vector = vector_basemap.VectorBasemap(attribution=boundaries_attr, tiles_on=tiles_on, region=REGION_BBOX,
+                                          band=band, urls=options.basemap_urls, inline=inline,
+                                          tiles_max_zoom=tiles_max)
     vector.add_to(fmap)
     return fmap, vector
 
 
-def add_controls(fmap, basemap, bounds):
-    """Fullscreen, measure (km), mouse position, the vector mini-map, and the initial view on ``bounds``."""
+def add_controls(fmap, basemap, bounds, *, minimap_minimized=None):
+    """Fullscreen, geodesic measure tool, mouse position, the vector mini-map, and the initial view on ``bounds``.
+
+    ``minimap_minimized``: True folds the mini-map (embeds, exports: it would cover features); None folds it
+    in frames under 900 px.
+    """
     lon0, lat0, lon1, lat1 = bounds
-    plugins.Fullscreen(position="topleft").add_to(fmap)
-    plugins.MeasureControl(position="topleft", primary_length_unit="kilometers", secondary_length_unit="miles",
-                           primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(fmap)
+    plugins.Fullscreen(position="topleft", title="Full screen", title_cancel="Leave full screen").add_to(fmap)
+    elements.MeasureTool().add_to(fmap)
     plugins.MousePosition(
         position="bottomright", separator=" | ", num_digits=4, prefix="lat | lon:", empty_string=""
     ).add_to(fmap)
-    elements.BasemapMiniMap(basemap).add_to(fmap)
+    vector_basemap.BasemapMiniMap(basemap, minimized=minimap_minimized).add_to(fmap)
     elements.FitView([[lat0, lon0], [lat1, lon1]]).add_to(fmap)
 
 
@@ -348,13 +365,13 @@ def build_map(catalog, spec, options):
         element.add_to(fmap)
         feature_layers.append(element)
     _legend(catalog, layer_ids).add_to(fmap)
-    add_controls(fmap, basemap, bounds)
+    add_controls(fmap, basemap, bounds, minimap_minimized=options.minimap_minimized)
+    elements.PageHooks(feature_layers, status_styles=STATUS_STYLE).add_to(fmap)
     if focus_layer is not None and is_tiled(catalog, focus_layer, options):
         lon0, lat0, lon1, lat1 = catalog.feature(focus_layer, spec.feature).total_bounds
         elements.FitView([[lat0, lon0], [lat1, lon1]]).add_to(fmap)  # tiles hold no popup to open: show it
     elif focus_layer is not None:
         elements.FocusFeature(feature_layers[layer_ids.index(focus_layer)], spec.feature).add_to(fmap)
-    elements.PageHooks(feature_layers).add_to(fmap)
     folium.LayerControl(collapsed=options.collapsed_control).add_to(fmap)
     return fmap
 
@@ -371,12 +388,20 @@ def _stable_ids(element, counter=None):
         _stable_ids(child, counter)
 
 
+# folium's own viewport tag forbids zooming the page (maximum-scale=1, user-scalable=no), which people with low
+# vision need (WCAG 1.4.4); the page templates carry their own.
+_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*user-scalable=no[^>]*>\s*')
+
+
 def render_parts(fmap):
     """Render ``fmap`` into (header, html, script) for a page template; element ids are stable."""
+    if has_app_context():
+        assets.use_app_prefix(current_app)
     root = fmap.get_root()
     _stable_ids(root)
     root.render()
-    return MapParts(Markup(root.header.render()), Markup(root.html.render()), Markup(root.script.render()))
+    header = _FOLIUM_VIEWPORT.sub("", root.header.render())
+    return MapParts(Markup(header), Markup(root.html.render()), Markup(root.script.render()))
 
 
 # --- Flask glue ---------------------------------------------------------------
@@ -400,7 +425,10 @@ def init_app(app):
         simplify_min_vertices=app.config["DISPLAY_SIMPLIFY_MIN_VERTICES"],
         inline_max_bytes=app.config["INLINE_MAX_KB"] * 1024,
         tile_url=f"{root}/ogcapi/collections/{{layer}}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}",
-        tiled_min_features=app.config["TILED_MIN_FEATURES"], tiled_script_url=f"{root}/static/js/tiled-layer.js",
+        tiled_min_features=app.config["TILED_MIN_FEATURES"],
+        tiled_script_url=app.extensions["static_assets"]["prefix"] + "/js/tiled-layer.js",
+        basemap_urls={"countriesUrl": f"{root}/basemap/countries/{{band}}.json",
+                      "placesUrl": f"{root}/basemap/places.json", "riversUrl": f"{root}/basemap/rivers/{{band}}.json"},
     )
 
 
@@ -409,14 +437,23 @@ def current_catalog():
     return current_app.extensions["catalog"]
 
 
-def cached_map(spec, *, self_contained=False):
+def map_options(*, self_contained=False, embed=False):
+    """The app's :class:`MapOptions`; ``self_contained`` embeds every popup, full geometry and the basemap (no
+    fetches, for exported files); ``embed`` and ``self_contained`` fold the mini-map."""
+    options = current_app.extensions["map_options"]
+    if self_contained:
+        options = replace(options, popup_url=None, display_url=None, basemap_urls=None, tile_url=None)
+    if self_contained or embed:
+        options = replace(options, minimap_minimized=True)
+    return options
+
+
+def cached_map(spec, *, self_contained=False, embed=False):
     """Rendered :class:`MapParts` for ``spec``, from the app's LRU.
 
     ``self_contained`` embeds every popup and full geometry (no fetches), for exported files.
     """
-    options = current_app.extensions["map_options"]
-    if self_contained:
-        options = replace(options, popup_url=None, display_url=None, tile_url=None)
+    options = map_options(self_contained=self_contained, embed=embed)
     catalog = current_catalog()
     return current_app.extensions["map_cache"].get(
-        (spec, self_contained), lambda: render_parts(build_map(catalog, spec, options)))
+        (spec, self_contained, embed), lambda: render_parts(build_map(catalog, spec, options)))

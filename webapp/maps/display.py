@@ -35,6 +35,7 @@ __all__ = [
     "basemap_geojson",
     "country_names",
     "feature_properties",
+    "history_of",
     "layer_display_js",
     "layer_styles",
     "popup_fragments",
@@ -254,6 +255,16 @@ def layer_styles(catalog, layer_id):
     return catalog.memo(("webapp.styles", layer_id), compute)
 
 
+def history_of(props):
+    """A feature's ``status_history`` as ``[[date, status], ...]`` sorted by date ([] without one)."""
+    history = props.get("status_history")
+    if not isinstance(history, list):
+        return []
+    rows = [[str(h.get("date")), h.get("status")] for h in history
+            if isinstance(h, dict) and h.get("date") and h.get("status")]
+    return sorted(rows, key=lambda row: row[0])
+
+
 def layer_display_js(catalog, layer_id, *, with_popups, zoom_band=None):
     """The layer's display FeatureCollection as script-safe JSON.
 
@@ -277,6 +288,10 @@ def layer_display_js(catalog, layer_id, *, with_popups, zoom_band=None):
         display = []
         for p, s, popup in zip(props, index, popups):
             row = {k: p.get(k) for k in SLIM_PROPERTIES}
+            row["countries"] = [c for c in (p.get("countries") or []) if isinstance(c, str)]
+            history = history_of(p)
+            if history:
+                row["_h"] = history  # [[date, status], ...]: the year slider's status in year X
             if p.get("geometry_quality") in HALO_QUALITIES:
                 row["geometry_quality"] = p["geometry_quality"]
             row["_s"] = s

@@ -17,7 +17,7 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from markupsafe import Markup
 
-from webapp.maps.elements import _ATTRIBUTION_MACRO, attribution_parts
+from webapp.maps.elements import attribution_parts
 
 __all__ = ["TiledFeatureLayer"]
 
@@ -32,10 +32,11 @@ class TiledFeatureLayer(JSCSSMixin, Layer):
     :func:`webapp.maps.assets.configure_folium`).
     """
 
-    _template = _ENV.from_string(_ATTRIBUTION_MACRO + """
+    # MapSvc (js/mapsvc.js) comes with the map's PageHooks, on every map: it credits each source once
+    _template = _ENV.from_string("""
 {% macro script(this, kwargs) %}
 var {{ this.get_name() }} = window.mapsvcTiledLayer({{ this.js_options|tojson }});
-{{ attribution_script(this) }}
+MapSvc.credit({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.attribution_parts|tojson }});
 {% endmacro %}
 """)
 

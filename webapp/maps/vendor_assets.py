@@ -149,15 +149,11 @@ PACKAGES: tuple[Package, ...] = (
          "dist/images/toggle.png", "dist/images/toggle.svg"),
     ),
     Package(
-        "leaflet-measure", "2.1.7",
-        "sha512-IvoHIoVTIQSXUgaNnAMF17qXFB+dF5ICdwmY8BHyq/Hh33/xeGqQUUYlz0pRMzFN9NUcjsT6JBhCr1ia0CG5ug==",
-        "MIT",
-        ("LICENSE", "dist/leaflet-measure.min.js", "dist/leaflet-measure.css")
-        + tuple(
-            f"dist/images/{stem}{suffix}.png"
-            for stem in ("cancel", "check", "focus", "rulers", "start", "trash")
-            for suffix in ("", "_@2X")
-        ),
+        "axe-core", "4.10.3",
+        "sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/PbZhideTcEg==",
+        "MPL-2.0",
+        ("LICENSE", "LICENSE-3RD-PARTY.txt", "axe.min.js"),
+        note="Accessibility checker for the browser tests (tests/browser inject it); no page loads it.",
     ),
     Package(
         "leaflet-mouse-position", "1.2.0",
