@@ -1,0 +1,339 @@
+"""Check the raw inputs of the extended region: ``python -m layers.importers.region_check``.
+
+Resolves every place of ``data/raw/region_places.toml`` against the extended
+GeoNames gazetteer (each within its country, checked against its cited
+expectation) and checks every region layer file (:data:`LAYER_FILES`):
+
+- places: explicit positions lie in (or, for border facilities, within
+  :data:`BORDER_KM` of) their stated country on Natural Earth; routing
+  points at sea lie off land;
+- routes: known kind/mode/status, ISO alpha-3 countries equal to the
+  countries the chain actually crosses (Natural Earth, a country counts from
+  :data:`MIN_KM_IN_COUNTRY` km, or a fifth of a shorter link), no implausible detour, sea lanes off land
+  away from their ports, dated status histories whose last entry is the
+  status, and every ``passes_through`` town within its stated distance of
+  the chain (geodesic km, chain densified to 1 km) and cited by one of the
+  route's sources;
+- points, areas, references to other layers, GEM rows and bloc memberships.
+
+Prints one line per layer (features, km of chains) and every problem; exit
+status 1 when there is any. Distances are geodesic on the WGS84 ellipsoid.
+"""
+
+import csv
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import shapely
+from pyproj import Geod
+
+from geo.geodesic import densify_lonlat, distance_km, line_length_km
+from layers.errors import ImportFailed
+from layers.importers.common import ISO3_BY_ISO2
+from layers.importers.gazetteer import load_gazetteer
+from layers.importers.naturalearth import ISO3_BY_NE_NAME, ISO3_BY_NUMERIC, decode_topojson
+from layers.importers.region import GAZETTEER, LAYER_FILES, PLACES, RAW_DIR, load_places, read_layer_file, \
+    route_lonlat, waypoint_keys
+from layers.importers.waypoints import DETOUR_MAX, detour_problems
+from layers.schema import STATUSES
+
+__all__ = ["BORDER_KM", "MIN_KM_IN_COUNTRY", "Checker", "check_all", "main"]
+
+BORDER_KM = 10.0  # a crossing or bridge may sit this far outside its stated country's polygon
+MIN_KM_IN_COUNTRY = 10.0  # a chain "crosses" a country when this much of it lies inside
+PORT_KM = 25.0  # a sea lane may touch land this close to its end ports
+ROUTE_KINDS = {"road": "road", "rail": "rail", "sea_route": "sea"}
+CROSSING_STATUSES = ("open", "restricted", "closed")
+DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+GEOD = Geod(ellps="WGS84")
+
+
+def _iso3_geometries(raw_dir):
+    topo = json.loads((Path(raw_dir) / "natural_earth_countries_10m.topojson.json").read_text(encoding="utf-8"))
+    geoms = {}
+    for props, num, geom in decode_topojson(topo, "countries"):
+        code = ISO3_BY_NUMERIC.get(num) or ISO3_BY_NE_NAME.get(props.get("name"))
+        if code:
+            geoms[code] = geom
+    return geoms
+
+
+class Checker:
+    """Collects problems over all region files; ``errors`` is a list of strings."""
+
+    def __init__(self, raw_dir=RAW_DIR):
+        self.raw_dir = Path(raw_dir)
+        self.errors = []
+        self.summary = []
+        self.gaz = load_gazetteer(GAZETTEER if raw_dir == RAW_DIR else self.raw_dir / GAZETTEER.name)
+        self.countries = _iso3_geometries(self.raw_dir)
+        self._codes = list(self.countries)
+        self._tree = shapely.STRtree([self.countries[c] for c in self._codes])
+        self.places = {}
+
+    def error(self, where, problem):
+        self.errors.append(f"{where}: {problem}")
+
+    # -- geometry helpers ------------------------------------------------------------------------------
+    def country_of(self, lon, lat):
+        """ISO3 of the country polygon holding each point ('' at sea); arrays in, array out."""
+        pts = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        out = np.full(len(pts), "", dtype=object)
+        pi, ci = self._tree.query(pts, predicate="within")
+        out[pi] = [self._codes[i] for i in ci]
+        return out
+
+    def km_outside(self, lon, lat, iso3):
+        """Geodesic km from a point to the nearest point of a country's polygon (0 inside)."""
+        geom = self.countries.get(iso3)
+        if geom is None:
+            return float("inf")
+        pt = shapely.Point(lon, lat)
+        if geom.covers(pt):
+            return 0.0
+        near = shapely.shortest_line(pt, geom).coords[-1]
+        return float(distance_km(lon, lat, near[0], near[1]))
+
+    # -- places ----------------------------------------------------------------------------------------
+    def check_places(self, path=None):
+        path = path or (PLACES if self.raw_dir == RAW_DIR else self.raw_dir / PLACES.name)
+        try:
+            self.places = load_places(self.gaz, path)
+        except ImportFailed as exc:
+            self.error(Path(path).name, str(exc))
+            return
+        for p in self.places.values():
+            where = f"region_places.toml: place {p.key!r}"
+            if p.country is None:
+                if p.role != "routing" or self.country_of([p.lon], [p.lat])[0]:
+                    self.error(where, "a place without country must be a routing point at sea")
+                continue
+            iso3 = ISO3_BY_ISO2.get(p.country)
+            if iso3 is None:
+                self.error(where, f"country {p.country!r} has no ISO alpha-3 mapping")
+            elif p.origin == "explicit" and self.km_outside(p.lon, p.lat, iso3) > BORDER_KM:
+                self.error(where, f"{p.lat:.4f}N {p.lon:.4f}E is {self.km_outside(p.lon, p.lat, iso3):.0f} km "
+                                  f"outside {iso3} (limit {BORDER_KM:g} km)")
+        self.summary.append(f"{'places':28s} {len(self.places):4d} resolved "
+                            f"({sum(p.origin == 'gazetteer' for p in self.places.values())} from the gazetteer)")
+
+    # -- shared field checks ---------------------------------------------------------------------------
+    def _sources(self, where, entry):
+        sources = entry.get("sources")
+        if not isinstance(sources, list) or not sources or not all(_source_ok(s) for s in sources):
+            self.error(where, "sources must be a non-empty list of {title, url}")
+            return set()
+        return {s["url"] for s in sources}
+
+    def _dated(self, where, entry, *, statuses=STATUSES, status_key="status"):
+        history = entry.get("status_history")
+        if not isinstance(history, list) or not history:
+            self.error(where, "needs a status_history")
+            return
+        dates = [h.get("date") for h in history]
+        if not all(isinstance(d, str) and DATE_RE.match(d) for d in dates):
+            self.error(where, f"status_history dates must be YYYY[-MM[-DD]]: {dates}")
+        elif dates != sorted(dates):
+            self.error(where, "status_history must be sorted by date")
+        for h in history:
+            if h.get("status") not in statuses or not _source_ok(h.get("source")):
+                self.error(where, f"history entry {h.get('date')}: status in {statuses} and a source needed")
+        if history[-1].get("status") != entry.get(status_key):
+            self.error(where, f"last history status {history[-1].get('status')!r} != {status_key} "
+                              f"{entry.get(status_key)!r}")
+        for f in entry.get("facts") or []:
+            if not (isinstance(f.get("field"), str) and "value" in f and DATE_RE.match(str(f.get("as_of", "")))
+                    and _source_ok(f.get("source"))):
+                self.error(where, f"fact {f.get('field')!r} needs field, value, as_of and source")
+        if not DATE_RE.match(str(entry.get("as_of", ""))):
+            self.error(where, "needs as_of (YYYY[-MM[-DD]])")
+
+    def _countries(self, where, entry):
+        countries = entry.get("countries")
+        if not isinstance(countries, list) or not all(isinstance(c, str) and re.match(r"^[A-Z]{3}$", c)
+                                                      for c in countries):
+            self.error(where, f"countries {countries!r} must be ISO 3166-1 alpha-3 codes")
+            return []
+        return countries
+
+    # -- routes ----------------------------------------------------------------------------------------
+    def check_route(self, where, route):
+        kind, mode = route.get("kind"), route.get("mode")
+        if ROUTE_KINDS.get(kind) != mode:
+            self.error(where, f"kind {kind!r} with mode {mode!r}: expected one of {ROUTE_KINDS}")
+        if route.get("status") not in STATUSES:
+            self.error(where, f"status {route.get('status')!r} not in {STATUSES}")
+        if route.get("geometry_quality") not in ("schematic", "approximate"):
+            self.error(where, "geometry_quality must be schematic (or approximate)")
+        urls = self._sources(where, route)
+        self._dated(where, route)
+        declared = self._countries(where, route)
+        keys = waypoint_keys(route)
+        unknown = [k for k in keys if k not in self.places]
+        if len(keys) < 2 or unknown:
+            self.error(where, f"needs two or more known waypoints (unknown: {unknown})")
+            return 0.0
+        lon, lat = route_lonlat(route, self.places)
+        allowed = {i for i, wp in enumerate(route["waypoints"]) if isinstance(wp, dict) and wp.get("detour_ok")}
+        for i, name, ratio in detour_problems(lon, lat, keys, allowed=allowed):
+            self.error(where, f"waypoint {i} {name!r}: detour ratio {ratio:.2f} > {DETOUR_MAX:g}")
+        dlon, dlat = densify_lonlat(lon, lat, max_segment_km=1.0)
+        inside = self.country_of(dlon, dlat)
+        seg_km = np.r_[distance_km(dlon[:-1], dlat[:-1], dlon[1:], dlat[1:]), 0.0]
+        if mode == "sea":
+            near_port = (distance_km(dlon, dlat, lon[0], lat[0]) <= PORT_KM) | \
+                        (distance_km(dlon, dlat, lon[-1], lat[-1]) <= PORT_KM)
+            on_land = (inside != "") & ~near_port
+            if on_land.any():
+                self.error(where, f"sea lane crosses land ({sorted(set(inside[on_land]))}) "
+                                  f"{seg_km[on_land].sum():.0f} km away from its ports")
+            crossed = {self.country_of([lon[0]], [lat[0]])[0], self.country_of([lon[-1]], [lat[-1]])[0]}
+            crossed |= {ISO3_BY_ISO2.get(self.places[k].country) for k in (keys[0], keys[-1])}
+            crossed.discard("")
+            crossed.discard(None)
+        else:
+            km = Counter()
+            for code, d in zip(inside, seg_km):
+                km[code] += d
+            least = min(MIN_KM_IN_COUNTRY, 0.2 * seg_km.sum())  # short links: a fifth of their length
+            crossed = {c for c, d in km.items() if c and d >= least}
+        if set(declared) != crossed:
+            self.error(where, f"countries {sorted(declared)} but the chain crosses {sorted(crossed)}")
+        for pt in route.get("passes_through") or []:
+            key = pt.get("place")
+            if key not in self.places:
+                self.error(where, f"passes_through: unknown place {key!r}")
+                continue
+            p = self.places[key]
+            if p.role == "routing":
+                self.error(where, f"passes_through {key!r}: a routing point is not a documented place")
+            if pt.get("source") not in urls:
+                self.error(where, f"passes_through {key!r}: source must be one of the route's source URLs")
+            off = float(np.min(distance_km(dlon, dlat, p.lon, p.lat)))
+            if not isinstance(pt.get("within_km"), (int, float)) or off > pt["within_km"]:
+                self.error(where, f"passes_through {key!r}: {off:.1f} km from the chain, stated {pt.get('within_km')}")
+        return float(line_length_km(lon, lat))
+
+    # -- points, areas, references ---------------------------------------------------------------------
+    def check_point(self, where, point):
+        if point.get("place") not in self.places:
+            self.error(where, f"unknown place {point.get('place')!r}")
+        self._sources(where, point)
+        self._countries(where, point)
+        if point.get("status") not in STATUSES:
+            self.error(where, f"status {point.get('status')!r} not in {STATUSES}")
+        if "crossing_status" in point:
+            self._dated(where, point, statuses=CROSSING_STATUSES, status_key="crossing_status")
+        else:
+            self._dated(where, point)
+
+    def check_area(self, where, area):
+        self._sources(where, area)
+        self._dated(where, area)
+        b = area.get("bounds") or {}
+        try:
+            lon0, lon1, lat0, lat1 = (float(b[k]) for k in ("lon_min", "lon_max", "lat_min", "lat_max"))
+        except (KeyError, TypeError, ValueError):
+            self.error(where, "bounds need numeric lon_min, lon_max, lat_min, lat_max")
+            return
+        poly = shapely.box(lon0, lat0, lon1, lat1)
+        for code in self._countries(where, area):
+            if code in self.countries and not self.countries[code].buffer(0.01).covers(poly):
+                self.error(where, f"bounds are not inside {code}")
+        area_km2 = abs(GEOD.geometry_area_perimeter(poly)[0]) / 1e6
+        reported = area.get("reported_area_km2")
+        ratio = f", reported {reported} km2 (ratio {area_km2 / reported:.2f})" if reported else ""
+        self.summary.append(f"    {area.get('id')}: {area_km2:.1f} km2 as drawn{ratio}")
+
+    def check_reference(self, where, ref):
+        path = self.raw_dir.parent / "layers" / f"{ref.get('layer')}.geojson"
+        try:
+            ids = {f["properties"]["id"] for f in json.loads(path.read_text(encoding="utf-8"))["features"]}
+        except (OSError, ValueError, KeyError):
+            self.error(where, f"no built layer {ref.get('layer')!r}")
+            return
+        if ref.get("id") not in ids:
+            self.error(where, f"layer {ref.get('layer')!r} has no feature {ref.get('id')!r}")
+        if not _source_ok(ref.get("source")):
+            self.error(where, "a reference needs a source saying why the layer uses it")
+
+    def check_gem_line(self, where, line, rows):
+        match = [i for i, r in enumerate(rows, start=2) if r["project"] == line.get("project")
+                 and r["unit"] == line.get("unit")]
+        if len(match) != 1:
+            self.error(where, f"GEM rows matching project/unit: {match}")
+        elif line.get("csv_line") != match[0]:
+            self.error(where, f"GEM row is CSV line {match[0]}, file says {line.get('csv_line')}")
+
+    # -- files -----------------------------------------------------------------------------------------
+    def check_layer_file(self, layer_id, name):
+        path = self.raw_dir / name
+        where0 = name
+        try:
+            doc = read_layer_file(path)
+        except ImportFailed as exc:
+            self.error(where0, str(exc))
+            return
+        if doc["layer"]["id"] != layer_id:
+            self.error(where0, f"[layer] id {doc['layer']['id']!r} != {layer_id!r}")
+        self._sources(f"{where0} [layer]", doc["layer"])
+        ids, km = set(), 0.0
+        gem_rows = None
+        for table, check in (("route", self.check_route), ("point", self.check_point), ("area", self.check_area),
+                             ("reference", self.check_reference), ("gem_line", None)):
+            for entry in doc.get(table) or []:
+                fid = entry.get("id") or f"{entry.get('layer')}:{entry.get('id')}"
+                where = f"{where0}: {table} {fid!r}"
+                if table in ("route", "point", "area", "gem_line"):
+                    if not re.match(r"^[a-z0-9_]{1,128}$", str(entry.get("id"))) or entry["id"] in ids:
+                        self.error(where, "id must be unique snake_case")
+                    ids.add(entry.get("id"))
+                if table == "gem_line":
+                    if gem_rows is None:
+                        with open(self.raw_dir / "gem_asia_gas_tracker_2024-05.csv", encoding="utf-8", newline="") as fh:
+                            gem_rows = list(csv.DictReader(fh))
+                    self.check_gem_line(where, entry, gem_rows)
+                    continue
+                result = check(where, entry)
+                km += result if table == "route" else 0.0
+        counts = ", ".join(f"{len(doc.get(t) or [])} {t}s" for t in ("route", "point", "area", "reference",
+                                                                      "gem_line") if doc.get(t))
+        self.summary.append(f"{layer_id:28s} {counts}; chains {km:,.0f} km")
+
+    def check_blocs(self, name="blocs.toml"):
+        from layers.importers.region_blocs import check_blocs
+
+        check_blocs(self, self.raw_dir / name)
+
+
+def _source_ok(source):
+    return isinstance(source, dict) and isinstance(source.get("title"), str) and \
+        isinstance(source.get("url"), str) and source["url"].startswith(("http://", "https://"))
+
+
+def check_all(raw_dir=RAW_DIR):
+    """Run every check; return the :class:`Checker` (``errors``, ``summary``)."""
+    checker = Checker(raw_dir)
+    checker.check_places()
+    if checker.places:
+        for layer_id, name in LAYER_FILES.items():
+            checker.check_layer_file(layer_id, name)
+    checker.check_blocs()
+    return checker
+
+
+def main(argv=None):
+    checker = check_all()
+    print("\n".join(checker.summary))
+    for problem in checker.errors:
+        print(f"error: {problem}", file=sys.stderr)
+    print(f"{len(checker.errors)} problems")
+    return 1 if checker.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
