@@ -47,6 +47,8 @@ BORDER_KM = 10.0  # a crossing or bridge may sit this far outside its stated cou
 MIN_KM_IN_COUNTRY = 10.0  # a chain "crosses" a country when this much of it lies inside
 PORT_KM = 25.0  # a sea lane may touch land this close to its end ports
 ROUTE_KINDS = {"road": "road", "rail": "rail", "sea_route": "sea"}
+# Natural Earth units without an ISO code, counted in the country that holds them for `countries`
+NE_UNIT_OF = {"KAB": "KAZ"}
 CROSSING_STATUSES = ("open", "restricted", "closed")
 DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 GEOD = Geod(ellps="WGS84")
@@ -185,25 +187,74 @@ class Checker:
         inside = self.country_of(dlon, dlat)
         seg_km = np.r_[distance_km(dlon[:-1], dlat[:-1], dlon[1:], dlat[1:]), 0.0]
         if mode == "sea":
-            near_port = (distance_km(dlon, dlat, lon[0], lat[0]) <= PORT_KM) | \
-                        (distance_km(dlon, dlat, lon[-1], lat[-1]) <= PORT_KM)
-            on_land = (inside != "") & ~near_port
-            if on_land.any():
-                self.error(where, f"sea lane crosses land ({sorted(set(inside[on_land]))}) "
-                                  f"{seg_km[on_land].sum():.0f} km away from its ports")
-            crossed = {self.country_of([lon[0]], [lat[0]])[0], self.country_of([lon[-1]], [lat[-1]])[0]}
-            crossed |= {ISO3_BY_ISO2.get(self.places[k].country) for k in (keys[0], keys[-1])}
-            crossed.discard("")
-            crossed.discard(None)
+            crossed = self._check_sea(where, route, keys, lon, lat)
         else:
             km = Counter()
             for code, d in zip(inside, seg_km):
                 km[code] += d
             least = min(MIN_KM_IN_COUNTRY, 0.2 * seg_km.sum())  # short links: a fifth of their length
-            crossed = {c for c, d in km.items() if c and d >= least}
+            crossed = {c for c, d in km.items() if c and d >= least} | {inside[0], inside[-1]}
+            crossed = {NE_UNIT_OF.get(c, c) for c in crossed} - {""}
         if set(declared) != crossed:
             self.error(where, f"countries {sorted(declared)} but the chain crosses {sorted(crossed)}")
-        for pt in route.get("passes_through") or []:
+        self._passes_through(where, route, urls, dlon, dlat)
+        return float(line_length_km(lon, lat))
+
+    def _check_sea(self, where, route, keys, lon, lat):
+        """Sea lane off land except near its ports of call and along declared canals; returns its countries."""
+        stops = [i for i, k in enumerate(keys) if self.places[k].role != "routing"]
+        exempt_lon, exempt_lat = [], []
+        for i, wp in enumerate(route["waypoints"]):
+            if isinstance(wp, dict) and wp.get("canal") and i + 1 < len(keys):  # the canal leg may cross land
+                clon, clat = densify_lonlat(lon[i:i + 2], lat[i:i + 2], max_segment_km=1.0)
+                exempt_lon += list(clon)
+                exempt_lat += list(clat)
+        dlon, dlat = densify_lonlat(lon, lat, max_segment_km=1.0)
+        free = np.zeros(len(dlon), dtype=bool)
+        for x, y in [(lon[i], lat[i]) for i in stops] + list(zip(exempt_lon, exempt_lat)):
+            free |= distance_km(dlon, dlat, x, y) <= (PORT_KM if (x, y) in zip(lon, lat) else 2.0)
+        inside = self.country_of(dlon, dlat)
+        on_land = (inside != "") & ~free
+        if on_land.any():
+            self.error(where, f"sea lane crosses land ({sorted(set(inside[on_land]))}) at {on_land.sum()} km "
+                              f"of 1 km steps away from its ports of call")
+        return {ISO3_BY_ISO2.get(self.places[keys[i]].country) for i in stops} - {None}
+
+    def _leg_coords(self, layer, fid, region_routes):
+        """Densified (lon, lat) arrays of a leg: a region route, or a feature of a built layer."""
+        if (layer, fid) in region_routes:
+            lon, lat = route_lonlat(region_routes[(layer, fid)], self.places)
+            return densify_lonlat(lon, lat, max_segment_km=1.0)
+        path = self.raw_dir.parent / "layers" / f"{layer}.geojson"
+        try:
+            feats = json.loads(path.read_text(encoding="utf-8"))["features"]
+        except (OSError, ValueError, KeyError):
+            return None
+        for f in feats:
+            if f["properties"]["id"] == fid:
+                coords = np.asarray(shapely.get_coordinates(shapely.from_geojson(json.dumps(f["geometry"]))))
+                return coords[:, 0], coords[:, 1]
+        return None
+
+    def check_service(self, where, service, region_routes):
+        urls = self._sources(where, service)
+        self._dated(where, service)
+        self._countries(where, service)
+        parts = []
+        for leg in service.get("legs") or []:
+            coords = self._leg_coords(leg.get("layer"), leg.get("id"), region_routes)
+            if coords is None:
+                self.error(where, f"leg {leg.get('layer')}:{leg.get('id')} exists in no layer")
+            else:
+                parts.append(coords)
+        if not parts:
+            self.error(where, "a service needs legs")
+            return
+        dlon, dlat = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        self._passes_through(where, service, urls, dlon, dlat)
+
+    def _passes_through(self, where, entry, urls, dlon, dlat):
+        for pt in entry.get("passes_through") or []:
             key = pt.get("place")
             if key not in self.places:
                 self.error(where, f"passes_through: unknown place {key!r}")
@@ -215,8 +266,7 @@ class Checker:
                 self.error(where, f"passes_through {key!r}: source must be one of the route's source URLs")
             off = float(np.min(distance_km(dlon, dlat, p.lon, p.lat)))
             if not isinstance(pt.get("within_km"), (int, float)) or off > pt["within_km"]:
-                self.error(where, f"passes_through {key!r}: {off:.1f} km from the chain, stated {pt.get('within_km')}")
-        return float(line_length_km(lon, lat))
+                self.error(where, f"passes_through {key!r}: {off:.1f} km from the line, stated {pt.get('within_km')}")
 
     # -- points, areas, references ---------------------------------------------------------------------
     def check_point(self, where, point):
@@ -260,6 +310,9 @@ class Checker:
             self.error(where, f"layer {ref.get('layer')!r} has no feature {ref.get('id')!r}")
         if not _source_ok(ref.get("source")):
             self.error(where, "a reference needs a source saying why the layer uses it")
+        for f in ref.get("facts") or []:
+            if not (DATE_RE.match(str(f.get("as_of", ""))) and _source_ok(f.get("source"))):
+                self.error(where, f"fact {f.get('field')!r} needs as_of and source")
 
     def check_gem_line(self, where, line, rows):
         match = [i for i, r in enumerate(rows, start=2) if r["project"] == line.get("project")
@@ -270,6 +323,17 @@ class Checker:
             self.error(where, f"GEM row is CSV line {match[0]}, file says {line.get('csv_line')}")
 
     # -- files -----------------------------------------------------------------------------------------
+    def region_routes(self):
+        """{(layer id, route id): route} over every region layer file that parses."""
+        routes = {}
+        for layer_id, name in LAYER_FILES.items():
+            try:
+                doc = read_layer_file(self.raw_dir / name)
+            except ImportFailed:
+                continue
+            routes.update({(layer_id, r.get("id")): r for r in doc.get("route") or []})
+        return routes
+
     def check_layer_file(self, layer_id, name):
         path = self.raw_dir / name
         where0 = name
@@ -283,15 +347,19 @@ class Checker:
         self._sources(f"{where0} [layer]", doc["layer"])
         ids, km = set(), 0.0
         gem_rows = None
-        for table, check in (("route", self.check_route), ("point", self.check_point), ("area", self.check_area),
-                             ("reference", self.check_reference), ("gem_line", None)):
+        region_routes = self.region_routes() if doc.get("service") else {}
+        for table, check in (("route", self.check_route), ("service", None), ("point", self.check_point),
+                             ("area", self.check_area), ("reference", self.check_reference), ("gem_line", None)):
             for entry in doc.get(table) or []:
                 fid = entry.get("id") or f"{entry.get('layer')}:{entry.get('id')}"
                 where = f"{where0}: {table} {fid!r}"
-                if table in ("route", "point", "area", "gem_line"):
+                if table in ("route", "service", "point", "area", "gem_line"):
                     if not re.match(r"^[a-z0-9_]{1,128}$", str(entry.get("id"))) or entry["id"] in ids:
                         self.error(where, "id must be unique snake_case")
                     ids.add(entry.get("id"))
+                if table == "service":
+                    self.check_service(where, entry, region_routes)
+                    continue
                 if table == "gem_line":
                     if gem_rows is None:
                         with open(self.raw_dir / "gem_asia_gas_tracker_2024-05.csv", encoding="utf-8", newline="") as fh:
@@ -300,8 +368,8 @@ class Checker:
                     continue
                 result = check(where, entry)
                 km += result if table == "route" else 0.0
-        counts = ", ".join(f"{len(doc.get(t) or [])} {t}s" for t in ("route", "point", "area", "reference",
-                                                                      "gem_line") if doc.get(t))
+        counts = ", ".join(f"{len(doc.get(t) or [])} {t}s" for t in ("route", "service", "point", "area",
+                                                                      "reference", "gem_line") if doc.get(t))
         self.summary.append(f"{layer_id:28s} {counts}; chains {km:,.0f} km")
 
     def check_blocs(self, name="blocs.toml"):
