@@ -45,7 +45,8 @@ __all__ = ["BORDER_KM", "MIN_KM_IN_COUNTRY", "Checker", "check_all", "main"]
 
 BORDER_KM = 10.0  # a crossing or bridge may sit this far outside its stated country's polygon
 MIN_KM_IN_COUNTRY = 10.0  # a chain "crosses" a country when this much of it lies inside
-PORT_KM = 25.0  # a sea lane may touch land this close to its end ports
+PORT_KM = 25.0  # a sea lane may touch land this close to its ports of call
+APPROXIMATE_KM = 40.0  # an approximate stand-in may lie this far from a country it joins
 ROUTE_KINDS = {"road": "road", "rail": "rail", "sea_route": "sea"}
 # Natural Earth units without an ISO code, counted in the country that holds them for `countries`
 NE_UNIT_OF = {"KAB": "KAZ"}
@@ -270,10 +271,17 @@ class Checker:
 
     # -- points, areas, references ---------------------------------------------------------------------
     def check_point(self, where, point):
-        if point.get("place") not in self.places:
+        place = self.places.get(point.get("place"))
+        if place is None:
             self.error(where, f"unknown place {point.get('place')!r}")
         self._sources(where, point)
-        self._countries(where, point)
+        for code in self._countries(where, point):
+            if place is None:
+                break
+            limit = APPROXIMATE_KM if place.position == "approximate" else BORDER_KM
+            off = self.km_outside(place.lon, place.lat, code)
+            if off > limit:  # a crossing must touch every country it joins
+                self.error(where, f"{place.key} is {off:.0f} km from {code} (limit {limit:g} km)")
         if point.get("status") not in STATUSES:
             self.error(where, f"status {point.get('status')!r} not in {STATUSES}")
         if "crossing_status" in point:
