@@ -38,6 +38,7 @@ from layers.importers.gazetteer import load_gazetteer
 from layers.importers.naturalearth import ISO3_BY_NE_NAME, ISO3_BY_NUMERIC, decode_topojson
 from layers.importers.region import GAZETTEER, LAYER_FILES, PLACES, RAW_DIR, load_places, read_layer_file, \
     route_lonlat, waypoint_keys
+from layers.importers.region_blocs import check_blocs
 from layers.importers.waypoints import DETOUR_MAX, detour_problems
 from layers.schema import STATUSES
 
@@ -77,6 +78,7 @@ class Checker:
         self._codes = list(self.countries)
         self._tree = shapely.STRtree([self.countries[c] for c in self._codes])
         self.places = {}
+        self._area_lines = []
 
     def error(self, where, problem):
         self.errors.append(f"{where}: {problem}")
@@ -305,7 +307,7 @@ class Checker:
         area_km2 = abs(GEOD.geometry_area_perimeter(poly)[0]) / 1e6
         reported = area.get("reported_area_km2")
         ratio = f", reported {reported} km2 (ratio {area_km2 / reported:.2f})" if reported else ""
-        self.summary.append(f"    {area.get('id')}: {area_km2:.1f} km2 as drawn{ratio}")
+        self._area_lines.append(f"    {area.get('id')}: {area_km2:.1f} km2 as drawn{ratio}")
 
     def check_reference(self, where, ref):
         path = self.raw_dir.parent / "layers" / f"{ref.get('layer')}.geojson"
@@ -378,11 +380,11 @@ class Checker:
                 km += result if table == "route" else 0.0
         counts = ", ".join(f"{len(doc.get(t) or [])} {t}s" for t in ("route", "service", "point", "area",
                                                                       "reference", "gem_line") if doc.get(t))
-        self.summary.append(f"{layer_id:28s} {counts}; chains {km:,.0f} km")
+        self.summary.append(f"{layer_id:28s} {counts}" + (f"; chains {km:,.0f} km" if km else ""))
+        self.summary += self._area_lines
+        self._area_lines = []
 
     def check_blocs(self, name="blocs.toml"):
-        from layers.importers.region_blocs import check_blocs
-
         check_blocs(self, self.raw_dir / name)
 
 
