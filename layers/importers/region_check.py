@@ -35,10 +35,18 @@ from geo.geodesic import densify_lonlat, distance_km, line_length_km
 from layers.errors import ImportFailed
 from layers.importers.common import ISO3_BY_ISO2
 from layers.importers.gazetteer import load_gazetteer
-from layers.importers.naturalearth import ISO3_BY_NE_NAME, ISO3_BY_NUMERIC, decode_topojson
-from layers.importers.region import GAZETTEER, LAYER_FILES, PLACES, RAW_DIR, load_places, read_layer_file, \
-    route_lonlat, waypoint_keys
+from layers.importers.region import (
+    GAZETTEER,
+    LAYER_FILES,
+    PLACES,
+    RAW_DIR,
+    load_places,
+    read_layer_file,
+    route_lonlat,
+    waypoint_keys,
+)
 from layers.importers.region_blocs import check_blocs
+from layers.importers.region_geometry import RegionGeometry
 from layers.importers.waypoints import DETOUR_MAX, detour_problems
 from layers.schema import STATUSES
 
@@ -46,7 +54,6 @@ __all__ = ["BORDER_KM", "MIN_KM_IN_COUNTRY", "Checker", "check_all", "main"]
 
 BORDER_KM = 10.0  # a crossing or bridge may sit this far outside its stated country's polygon
 MIN_KM_IN_COUNTRY = 10.0  # a chain "crosses" a country when this much of it lies inside
-PORT_KM = 25.0  # a sea lane may touch land this close to its ports of call
 APPROXIMATE_KM = 40.0  # an approximate stand-in may lie this far from a country it joins
 ROUTE_KINDS = {"road": "road", "rail": "rail", "sea_route": "sea"}
 # Natural Earth units without an ISO code, counted in the country that holds them for `countries`
@@ -56,52 +63,18 @@ DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 GEOD = Geod(ellps="WGS84")
 
 
-def _iso3_geometries(raw_dir):
-    topo = json.loads((Path(raw_dir) / "natural_earth_countries_10m.topojson.json").read_text(encoding="utf-8"))
-    geoms = {}
-    for props, num, geom in decode_topojson(topo, "countries"):
-        code = ISO3_BY_NUMERIC.get(num) or ISO3_BY_NE_NAME.get(props.get("name"))
-        if code:
-            geoms[code] = geom
-    return geoms
-
-
-class Checker:
+class Checker(RegionGeometry):
     """Collects problems over all region files; ``errors`` is a list of strings."""
 
     def __init__(self, raw_dir=RAW_DIR):
-        self.raw_dir = Path(raw_dir)
+        super().__init__(raw_dir)
         self.errors = []
         self.summary = []
         self.gaz = load_gazetteer(GAZETTEER if raw_dir == RAW_DIR else self.raw_dir / GAZETTEER.name)
-        self.countries = _iso3_geometries(self.raw_dir)
-        self._codes = list(self.countries)
-        self._tree = shapely.STRtree([self.countries[c] for c in self._codes])
-        self.places = {}
         self._area_lines = []
 
     def error(self, where, problem):
         self.errors.append(f"{where}: {problem}")
-
-    # -- geometry helpers ------------------------------------------------------------------------------
-    def country_of(self, lon, lat):
-        """ISO3 of the country polygon holding each point ('' at sea); arrays in, array out."""
-        pts = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-        out = np.full(len(pts), "", dtype=object)
-        pi, ci = self._tree.query(pts, predicate="within")
-        out[pi] = [self._codes[i] for i in ci]
-        return out
-
-    def km_outside(self, lon, lat, iso3):
-        """Geodesic km from a point to the nearest point of a country's polygon (0 inside)."""
-        geom = self.countries.get(iso3)
-        if geom is None:
-            return float("inf")
-        pt = shapely.Point(lon, lat)
-        if geom.covers(pt):
-            return 0.0
-        near = shapely.shortest_line(pt, geom).coords[-1]
-        return float(distance_km(lon, lat, near[0], near[1]))
 
     # -- places ----------------------------------------------------------------------------------------
     def check_places(self, path=None):
@@ -202,42 +175,6 @@ class Checker:
             self.error(where, f"countries {sorted(declared)} but the chain crosses {sorted(crossed)}")
         self._passes_through(where, route, urls, dlon, dlat)
         return float(line_length_km(lon, lat))
-
-    def _check_sea(self, where, route, keys, lon, lat):
-        """Sea lane off land except near its ports of call and along declared canals; returns its countries."""
-        stops = [i for i, k in enumerate(keys) if self.places[k].role != "routing"]
-        exempt_lon, exempt_lat = [], []
-        for i, wp in enumerate(route["waypoints"]):
-            if isinstance(wp, dict) and wp.get("canal") and i + 1 < len(keys):  # the canal leg may cross land
-                clon, clat = densify_lonlat(lon[i:i + 2], lat[i:i + 2], max_segment_km=1.0)
-                exempt_lon += list(clon)
-                exempt_lat += list(clat)
-        dlon, dlat = densify_lonlat(lon, lat, max_segment_km=1.0)
-        free = np.zeros(len(dlon), dtype=bool)
-        for x, y in [(lon[i], lat[i]) for i in stops] + list(zip(exempt_lon, exempt_lat)):
-            free |= distance_km(dlon, dlat, x, y) <= (PORT_KM if (x, y) in zip(lon, lat) else 2.0)
-        inside = self.country_of(dlon, dlat)
-        on_land = (inside != "") & ~free
-        if on_land.any():
-            self.error(where, f"sea lane crosses land ({sorted(set(inside[on_land]))}) at {on_land.sum()} km "
-                              f"of 1 km steps away from its ports of call")
-        return {ISO3_BY_ISO2.get(self.places[keys[i]].country) for i in stops} - {None}
-
-    def _leg_coords(self, layer, fid, region_routes):
-        """Densified (lon, lat) arrays of a leg: a region route, or a feature of a built layer."""
-        if (layer, fid) in region_routes:
-            lon, lat = route_lonlat(region_routes[(layer, fid)], self.places)
-            return densify_lonlat(lon, lat, max_segment_km=1.0)
-        path = self.raw_dir.parent / "layers" / f"{layer}.geojson"
-        try:
-            feats = json.loads(path.read_text(encoding="utf-8"))["features"]
-        except (OSError, ValueError, KeyError):
-            return None
-        for f in feats:
-            if f["properties"]["id"] == fid:
-                coords = np.asarray(shapely.get_coordinates(shapely.from_geojson(json.dumps(f["geometry"]))))
-                return coords[:, 0], coords[:, 1]
-        return None
 
     def check_service(self, where, service, region_routes):
         urls = self._sources(where, service)
@@ -372,7 +309,8 @@ class Checker:
                     continue
                 if table == "gem_line":
                     if gem_rows is None:
-                        with open(self.raw_dir / "gem_asia_gas_tracker_2024-05.csv", encoding="utf-8", newline="") as fh:
+                        gem_csv = self.raw_dir / "gem_asia_gas_tracker_2024-05.csv"
+                        with open(gem_csv, encoding="utf-8", newline="") as fh:
                             gem_rows = list(csv.DictReader(fh))
                     self.check_gem_line(where, entry, gem_rows)
                     continue
