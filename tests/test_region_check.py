@@ -46,7 +46,7 @@ def test_shipped_region_files_have_no_problems(checker):
 
 def test_every_place_resolves_inside_the_extended_region(checker):
     lon0, lat0, lon1, lat1 = geonames_extract.EXTENDED_BBOX
-    assert len(checker.places) >= 150
+    assert len(checker.places) >= 130
     for p in checker.places.values():
         assert lon0 <= p.lon <= lon1 and lat0 <= p.lat <= lat1, p.key
     # gazetteer places sit within their cited tolerance of the expectation (the checker's own rule, re-measured)
@@ -54,7 +54,7 @@ def test_every_place_resolves_inside_the_extended_region(checker):
         if p.origin == "gazetteer":
             e = p.spec["expect"]
             assert float(distance_km(p.lon, p.lat, e["lon"], e["lat"])) <= e["max_km"], p.key
-    assert sum(p.origin == "gazetteer" for p in checker.places.values()) >= 90
+    assert sum(p.origin == "gazetteer" for p in checker.places.values()) >= 75
 
 
 @pytest.mark.parametrize("layer, rid, town, km", [

@@ -270,16 +270,20 @@ class Checker(RegionGeometry):
             self.error(where, f"GEM row is CSV line {match[0]}, file says {line.get('csv_line')}")
 
     # -- files -----------------------------------------------------------------------------------------
-    def region_routes(self):
-        """{(layer id, route id): route} over every region layer file that parses."""
-        routes = {}
+    def layer_docs(self):
+        """{layer id: parsed file} of every region layer file that parses (the others report elsewhere)."""
+        docs = {}
         for layer_id, name in LAYER_FILES.items():
             try:
-                doc = read_layer_file(self.raw_dir / name)
+                docs[layer_id] = read_layer_file(self.raw_dir / name)
             except ImportFailed:
                 continue
-            routes.update({(layer_id, r.get("id")): r for r in doc.get("route") or []})
-        return routes
+        return docs
+
+    def region_routes(self):
+        """{(layer id, route id): route} over every region layer file that parses."""
+        return {(layer_id, r.get("id")): r
+                for layer_id, doc in self.layer_docs().items() for r in doc.get("route") or []}
 
     def check_layer_file(self, layer_id, name):
         path = self.raw_dir / name
@@ -322,6 +326,16 @@ class Checker(RegionGeometry):
         self.summary += self._area_lines
         self._area_lines = []
 
+    def check_unused(self):
+        """Every place of the registry is used by some route, point or passes_through list."""
+        used = set()
+        for doc in self.layer_docs().values():
+            for entry in (doc.get("route") or []) + (doc.get("service") or []):
+                used |= set(waypoint_keys(entry)) | {pt.get("place") for pt in entry.get("passes_through") or []}
+            used |= {pt.get("place") for pt in doc.get("point") or []}
+        for key in sorted(set(self.places) - used):
+            self.error("region_places.toml", f"place {key!r} is used by no layer file")
+
     def check_blocs(self, name="blocs.toml"):
         check_blocs(self, self.raw_dir / name)
 
@@ -338,6 +352,7 @@ def check_all(raw_dir=RAW_DIR):
     if checker.places:
         for layer_id, name in LAYER_FILES.items():
             checker.check_layer_file(layer_id, name)
+        checker.check_unused()
     checker.check_blocs()
     return checker
 
