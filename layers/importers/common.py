@@ -27,7 +27,7 @@ ISO3_BY_NAME = {
     "Taiwan": "TWN", "Thailand": "THA", "Timor-Leste": "TLS", "Vietnam": "VNM",
 }
 ISO3_BY_ISO2 = {
-    "AE": "ARE", "AF": "AFG", "AM": "ARM", "AZ": "AZE", "BD": "BGD", "BH": "BHR",
+    "AE": "ARE", "AF": "AFG", "EG": "EGY", "AM": "ARM", "AZ": "AZE", "BD": "BGD", "BH": "BHR",
     "BT": "BTN", "CN": "CHN", "GE": "GEO", "IN": "IND", "IQ": "IRQ", "IR": "IRN",
     "KG": "KGZ", "KW": "KWT", "KZ": "KAZ", "LK": "LKA", "MM": "MMR", "MN": "MNG",
     "NP": "NPL", "OM": "OMN", "PK": "PAK", "QA": "QAT", "RU": "RUS", "SA": "SAU",

@@ -36,6 +36,7 @@ __all__ = [
     "build_points",
     "build_routes",
     "detour_problems",
+    "place_position",
     "read_toml",
     "resolve_waypoints",
 ]
@@ -70,8 +71,13 @@ def _source_ok(source):
     return isinstance(source, dict) and isinstance(source.get("url"), str) and isinstance(source.get("title"), str)
 
 
-def _place(spec, gaz, what):
-    """(lon, lat, origin) of one waypoint/point spec; origin is 'gazetteer' or 'explicit'."""
+def place_position(spec, gaz, what):
+    """(lon, lat, origin) of one waypoint/point spec; origin is 'gazetteer' or 'explicit'.
+
+    Raises :class:`ImportFailed` naming ``what`` when the spec is incomplete,
+    the gazetteer has no single match, or the match is farther than
+    ``expect.max_km`` from its cited expectation.
+    """
     if "lat" in spec or "lon" in spec:
         if "expect" in spec:
             raise ImportFailed(what, "give explicit lat/lon or a gazetteer expect, not both")
@@ -108,7 +114,7 @@ def resolve_waypoints(route, gaz):
         what = f"route {rid!r} waypoint {i} {wp.get('name', '?')!r}"
         if not isinstance(wp.get("name"), str):
             raise ImportFailed(what, "waypoint needs a name")
-        x, y, origin = _place(wp, gaz, what)
+        x, y, origin = place_position(wp, gaz, what)
         lon.append(x)
         lat.append(y)
         origins.append(origin)
@@ -256,7 +262,7 @@ def _point_location(point, gaz, ne_port_lookup, gem_lookup, what):
     if way == "gem_project":
         rec = gem_lookup(point["gem_project"])
         return float(rec["lon"]), float(rec["lat"]), "gem", rec
-    lon, lat, origin = _place(point, gaz, what)
+    lon, lat, origin = place_position(point, gaz, what)
     return lon, lat, origin, None
 
 
