@@ -1,11 +1,13 @@
 """Exports: the self-contained HTML, static PNG/SVG maps, statistics tables, and the CLI."""
 
+import html as stdlib_html
 import io
 import json
 import re
 
 import numpy as np
 import pytest
+from markdown_it import MarkdownIt
 from matplotlib import image
 
 from geo.stats import layer_stats
@@ -90,6 +92,17 @@ def test_stats_downloads(client, catalog):
     assert body["tapi"]["features"][0]["geodesic_length_km"] == expected
     markdown = export(client, layers="tapi", format="md").get_data(as_text=True)
     assert markdown.startswith("## TAPI gas pipeline") and "| tapi_trunk |" in markdown
+
+
+def test_markdown_statistics_read_as_typed(client, catalog):
+    """Escaped for Markdown, not HTML: a CommonMark reader shows TKM>AFG, never TKM&gt;AFG."""
+    markdown = export(client, layers="tapi", format="md").get_data(as_text=True)
+    assert "&gt;" not in markdown and "TKM>AFG @218.1 km" in markdown
+    html = MarkdownIt("commonmark").enable("table").render(markdown)
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    expected = "; ".join(f"{x['from']}>{x['to']} @{x['chainage_km']:.1f} km"
+                         for x in layer_stats(catalog, "tapi").set_index("id").loc["tapi_trunk", "border_crossings"])
+    assert stdlib_html.escape(expected, quote=False) in cells  # shown as TKM>AFG ..., exactly the statistics
 
 
 @pytest.mark.parametrize("query, parameter, status", [

@@ -10,7 +10,6 @@ bar and attribution line.
 from __future__ import annotations
 
 import difflib
-import html
 import io
 import json
 import threading
@@ -21,7 +20,7 @@ import shapely
 from flask import Blueprint, Response, current_app, render_template, request
 
 from geo.geodesic import GEOD
-from geo.stats import format_stats, layer_stats
+from geo.stats import format_stats, layer_stats, markdown_text
 from layers.errors import BadParameter
 from layers.schema import REGION_BBOX
 from layers.styles import STATUS_STYLE, layer_colour
@@ -90,7 +89,7 @@ def stats_table(catalog, layer_ids, *, fmt):
         return json.dumps({lid: json.loads(format_stats(layer_stats(catalog, lid), "json")) for lid in layer_ids},
                           indent=2, ensure_ascii=False)
     if fmt == "md":
-        return "\n".join(f"## {html.escape(catalog.layer(lid).title, quote=False)}\n\n"
+        return "\n".join(f"## {markdown_text(catalog.layer(lid).title)}\n\n"
                          "Lengths in km, geodesic (WGS84).\n\n"
                          + format_stats(layer_stats(catalog, lid), "md") for lid in layer_ids)
     raise BadParameter("format", f"{fmt!r} is not one of {', '.join(STATS_FORMATS)}")
