@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite drives for real, when missing:
-# chromium (browser tests). Runs `apt-get update` at most once. Without root or
+# chromium (browser tests), poppler-utils (pdftotext/pdftoppm read the exported
+# and the browser-printed PDFs). Runs `apt-get update` at most once. Without root or
 # apt-get it names what is missing; tests that need it are then skipped
 # (and fail under CI=true).
 set -euo pipefail
 # command each package provides, package name
 _wanted=(
   "chromium chromium"
+  "pdftoppm poppler-utils"
 )
 _missing=()
 for pair in "${_wanted[@]}"; do
