@@ -87,8 +87,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CACHE_MAX_AGE", 300, "Cache-Control max-age in seconds for API and page responses.", _positive_int),
     Setting("GZIP_MIN_BYTES", 1024, "Responses at least this large are gzip-compressed when the client accepts "
             "gzip (0 disables compression).", _positive_int),
-    Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG static map exports.", _positive_int),
-    Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG static map exports.", _positive_int),
+    Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG figures asked for without paper= "
+            "(at dpi=, default 150).", _positive_int),
+    Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG figures asked for without paper=.",
+            _positive_int),
+    Setting("EXPORT_MAX_PIXELS", 70_000_000, "Largest PNG figure, in pixels (width x height), drawn for one "
+            "request or CLI export; a larger one is refused with a 400 naming the limit before anything is drawn. "
+            "The default admits A3 at 600 dpi (69.6 million); each million pixels costs about 4 MB while drawing.",
+            _positive_int),
 )
 
 

@@ -37,11 +37,13 @@ from webapp.analysis.queries import (
     route_result,
 )
 from webapp.api.views import GEOJSON, _refuse_unknown
+from webapp.export.figures_page import FIGURE_FORMATS
+from webapp.export.views import FIGURE_PARAMS, refuse_figure_params
 from webapp.maps import assets
 from webapp.maps.builder import MapCache, current_catalog, parse_basemap
 from webapp.maps.display import BASEMAP_LAYER, country_names
 
-__all__ = ["MAJOR_PLACES", "bp", "corridor_html"]
+__all__ = ["MAJOR_PLACES", "bp", "corridor_html", "route_html"]
 
 bp = Blueprint("analysis", __name__)
 
@@ -53,6 +55,13 @@ MAJOR_PLACES = ("Kashgar", "Gilgit", "Islamabad", "Rawalpindi", "Peshawar", "Now
                 "Turbat", "Kabul", "Kandahar", "Herat", "Mazar-e Sharif", "Mary", "Ashgabat", "Dushanbe", "Khujand",
                 "Tashkent", "Bishkek", "Hotan", "Zahedan", "Chabahar", "Delhi")
 CORRIDOR_ARGS = ("layer", "feature", "width_km", "with")
+EXPORT_FORMATS = ("html", *FIGURE_FORMATS, "geojson", "csv")
+# The download list of the analysis pages: (label, export options).
+DOWNLOADS = (("HTML (self-contained)", {"format": "html"}),
+             ("PDF figure (A4 landscape)", {"format": "pdf", "paper": "a4"}),
+             ("PNG figure (A4, 300 dpi)", {"format": "png", "paper": "a4", "dpi": "300"}),
+             ("SVG figure (editable text)", {"format": "svg"}), ("GeoJSON", {"format": "geojson"}),
+             ("CSV table", {"format": "csv"}))
 ROUTE_ARGS = ("from", "to", "modes", "snap_km", "attach_km")
 _MAPS = "analysis_maps"
 
@@ -141,6 +150,12 @@ def corridor_html(q, *, basemap="none"):
     return _standalone(_corridor_parts(catalog, q, basemap, self_contained=True), _corridor_title(catalog, q))
 
 
+def route_html(q, *, basemap="none"):
+    """One self-contained HTML page of a route map (needs an app context); tiles only if asked."""
+    catalog = current_catalog()
+    return _standalone(_route_parts(catalog, q, basemap, self_contained=True), _route_title(q))
+
+
 def _csv(rows, columns):
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
@@ -161,14 +176,29 @@ def _export_format(choices):
     return fmt
 
 
+def _figure(kind, catalog, q, stem):
+    """The PNG/SVG/PDF figure of a corridor or route query, as a download (options as for /export)."""
+    from webapp.export.figures_analysis import corridor_figure, route_figure
+    from webapp.export.figures_page import figure_page
+    from webapp.export.views import figure_params
+
+    page = figure_page(request.args.get("format"), **figure_params(request.args, current_app.config))
+    draw = corridor_figure if kind == "corridor" else route_figure
+    body = draw(catalog, q, page, url=url_for(f"analysis.{kind}_page", _external=True, **q.params()))
+    return _download(body, page.mimetype, f"{stem}.{page.fmt}")
+
+
 @bp.get("/export/corridor")
 def export_corridor():
-    """The corridor as a download: self-contained HTML map, GeoJSON, or the CSV table of features."""
-    _refuse_unknown((*CORRIDOR_ARGS, "format", "basemap"))
+    """The corridor as a download: self-contained HTML map, a PNG/SVG/PDF figure, GeoJSON, or the CSV table."""
+    _refuse_unknown((*CORRIDOR_ARGS, "format", "basemap", *FIGURE_PARAMS))
     catalog = current_catalog()
-    fmt = _export_format(("html", "geojson", "csv"))
+    fmt = _export_format(EXPORT_FORMATS)
     q = corridor_query(catalog, request.args)
     stem = f"corridor_{q.layer}_{q.feature}_{q.width_km:g}km"
+    if fmt in FIGURE_FORMATS:
+        return _figure("corridor", catalog, q, stem)
+    refuse_figure_params(request.args, fmt)
     if fmt == "html":
         return _download(corridor_html(q, basemap=parse_basemap(request.args.get("basemap"), default="none")),
                          "text/html", f"{stem}.html")
@@ -183,16 +213,18 @@ def export_corridor():
 
 @bp.get("/export/route")
 def export_route():
-    """The path as a download: self-contained HTML map, GeoJSON, or the CSV table of legs."""
-    _refuse_unknown((*ROUTE_ARGS, "format", "basemap"))
+    """The path as a download: self-contained HTML map, a PNG/SVG/PDF figure, GeoJSON, or the CSV table of legs."""
+    _refuse_unknown((*ROUTE_ARGS, "format", "basemap", *FIGURE_PARAMS))
     catalog = current_catalog()
-    fmt = _export_format(("html", "geojson", "csv"))
+    fmt = _export_format(EXPORT_FORMATS)
     q = route_query(catalog, request.args)
     stem = "route"
+    if fmt in FIGURE_FORMATS:
+        return _figure("route", catalog, q, stem)
+    refuse_figure_params(request.args, fmt)
     if fmt == "html":
-        parts = _route_parts(catalog, q, parse_basemap(request.args.get("basemap"), default="none"),
-                             self_contained=True)
-        return _download(_standalone(parts, _route_title(q)), "text/html", f"{stem}.html")
+        return _download(route_html(q, basemap=parse_basemap(request.args.get("basemap"), default="none")),
+                         "text/html", f"{stem}.html")
     result = route_result(catalog, q)
     if fmt == "geojson":
         return _download(result.body, GEOJSON, f"{stem}.geojson")
@@ -244,8 +276,8 @@ def _page_context(endpoint, params, title):
     embed_url = url_for(f"analysis.{endpoint}_embed", _external=True, **params)
     snippet = (f'<iframe src="{Markup.escape(embed_url)}" width="100%" height="520" style="border:0" '
                f'loading="lazy" title="{Markup.escape(title)}"></iframe>')
-    downloads = [(label, url_for(f"analysis.export_{endpoint}", format=fmt, **params))
-                 for label, fmt in (("HTML (self-contained)", "html"), ("GeoJSON", "geojson"), ("CSV table", "csv"))]
+    downloads = [(label, url_for(f"analysis.export_{endpoint}", **options, **params))
+                 for label, options in DOWNLOADS]
     return {"snippet": snippet, "downloads": downloads, "embed_url": embed_url}
 
 

@@ -61,10 +61,14 @@ class LabelPlacer:
 
     def covers_ink(self, bbox):
         """Whether the box lies over a drawn line or marker."""
-        if self._ink is None:
-            return False
         (x0, y0), (x1, y1) = self._to_data.transform([[bbox.x0, bbox.y0], [bbox.x1, bbox.y1]])
-        return len(self._ink.query(shapely.box(x0, y0, x1, y1), predicate="intersects")) > 0
+        return self.ink_in(x0, y0, x1, y1) > 0
+
+    def ink_in(self, x0, y0, x1, y1):
+        """How many drawn geometries meet the plane box (x0, y0, x1, y1)."""
+        if self._ink is None:
+            return 0
+        return len(self._ink.query(shapely.box(x0, y0, x1, y1), predicate="intersects"))
 
     def place(self, x, y, text, *, size, options, avoid_ink=True, **style):
         """Annotate ``text`` at plane (x, y) in the first free spot of ``options`` (offsets in label heights).
@@ -111,15 +115,23 @@ def _block_texts(placer, texts, pad_pt=2.0):
 
 
 def draw_scale_bar(frame, placer, *, size):
-    """A two-part scale bar, bottom left: its length is geodesic km at the bar's own position and latitude."""
+    """A two-part scale bar in the lower corner with less drawn on it: its length is geodesic km measured at
+    the bar's own position and latitude."""
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
     ax, plane = frame.ax, frame.plane
-    x0, y0, _, _ = frame.extent
+    x0, y0, x1, _ = frame.extent
     per_m = _points_per_m(frame)
-    xa = x0 + 0.035 * frame.width_m
     ya = y0 + 0.035 * frame.height_m + 2.6 * size / per_m
-    km = nice_km(float(plane.ground_km(xa, ya, xa + 0.3 * frame.width_m, ya)))
+    span = 0.3 * frame.width_m
+    km = nice_km(float(plane.ground_km(x0 + 0.035 * frame.width_m, ya, x0 + 0.035 * frame.width_m + span, ya)))
+    top = ya + 2.2 * size / per_m
+    left_ink = placer.ink_in(x0, y0, x0 + 0.07 * frame.width_m + span, top)
+    right_ink = placer.ink_in(x1 - 0.07 * frame.width_m - span, y0, x1, top)
+    if right_ink < left_ink:
+        xa = x1 - 0.035 * frame.width_m - plane.plane_length_m(x1 - 0.035 * frame.width_m - span, ya, km)
+    else:
+        xa = x0 + 0.035 * frame.width_m
     length = plane.plane_length_m(xa, ya, km)
     height = 0.45 * size / per_m
     for i, colour in enumerate(("#1d2329", "white")):
@@ -141,23 +153,27 @@ def draw_scale_bar(frame, placer, *, size):
 
 
 def draw_north_arrow(frame, placer, *, size):
-    """A north arrow, top right, turned to true north at the place it stands (with its 'N')."""
+    """A north arrow in the upper corner with less drawn on it, turned to true north where it stands."""
     from matplotlib.patches import Polygon
     from matplotlib.transforms import Affine2D, Bbox, ScaledTranslation
 
     ax, fig = frame.ax, frame.fig
-    _, _, x1, y1 = frame.extent
+    x0, _, x1, y1 = frame.extent
     per_m = _points_per_m(frame)
-    xa = x1 - 0.035 * frame.width_m - 1.2 * size / per_m
+    reach = 4.5 * size / per_m
+    right = x1 - 0.035 * frame.width_m - 1.2 * size / per_m
+    left = x0 + 0.035 * frame.width_m + 1.2 * size / per_m
     ya = y1 - 0.035 * frame.height_m - 3.4 * size / per_m
+    xa = left if placer.ink_in(left - reach, ya - reach, left + reach, y1) < placer.ink_in(
+        right - reach, ya - reach, right + reach, y1) else right
     angle = float(frame.plane.north_deg(xa, ya))
     s = size / 72.0  # inches per type size
     place = Affine2D().rotate_deg(angle) + fig.dpi_scale_trans + ScaledTranslation(xa, ya, ax.transData)
-    left = [(0, 1.5 * s), (-0.55 * s, -1.0 * s), (0, -0.45 * s)]
-    right = [(0, 1.5 * s), (0.55 * s, -1.0 * s), (0, -0.45 * s)]
-    patches = [Polygon(left, closed=True, facecolor="#1d2329", edgecolor="#1d2329", linewidth=0.6 * frame.unit,
+    dark = [(0, 1.5 * s), (-0.55 * s, -1.0 * s), (0, -0.45 * s)]
+    light = [(0, 1.5 * s), (0.55 * s, -1.0 * s), (0, -0.45 * s)]
+    patches = [Polygon(dark, closed=True, facecolor="#1d2329", edgecolor="#1d2329", linewidth=0.6 * frame.unit,
                        transform=place, zorder=14),
-               Polygon(right, closed=True, facecolor="white", edgecolor="#1d2329", linewidth=0.6 * frame.unit,
+               Polygon(light, closed=True, facecolor="white", edgecolor="#1d2329", linewidth=0.6 * frame.unit,
                        transform=place, zorder=14)]
     for patch in patches:
         ax.add_artist(patch)

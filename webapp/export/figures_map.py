@@ -41,7 +41,7 @@ __all__ = [
 COLOURS = {"sea": "#cfe0ea", "land": "#f4f1ea", "border": "#8d8d8d", "nodata": "#e6e5e1", "frame": "#2b3640",
            "graticule": "#8f9ba6", "country": "#6b6459", "place": "#2c3e50"}
 MARKERS = {"port": "s", "power_plant": "^", "lng_terminal": "D", "substation": "p", "converter_station": "p",
-           "steel_mill": "h", "education": "*", "coal_mine": "X", "place": "o"}
+           "steel_mill": "h", "education": "*", "coal_mine": "X", "place": "o", "start": "o", "end": "s"}
 _KM_PER_DEG = 111.32
 _PAD = 0.05  # of the data's extent, each side
 

@@ -26,6 +26,12 @@ __all__ = ["bp", "route_table"]
 bp = Blueprint("pages", __name__)
 
 SITE_TITLE = "Pakistan connectivity corridors"
+# The download list of the map pages: (label, /export options).
+DOWNLOADS = (("HTML (self-contained)", {"format": "html"}),
+             ("PDF figure (A4 landscape)", {"format": "pdf", "paper": "a4"}),
+             ("PNG figure (A4, 300 dpi)", {"format": "png", "paper": "a4", "dpi": "300"}),
+             ("SVG figure (editable text)", {"format": "svg"}),
+             ("Statistics CSV", {"format": "csv"}), ("Statistics Markdown", {"format": "md"}))
 
 
 def _spec(layer_ids):
@@ -80,9 +86,7 @@ def _page(layer_ids, spec, *, title, description, overview=False):
     snippet = (f'<iframe src="{Markup.escape(_embed_url(layer_ids, spec))}" width="100%" height="520" '
                f'style="border:0" loading="lazy" title="{Markup.escape(title)}"></iframe>')
     joined = ",".join(layer_ids)
-    downloads = [(label, url_for("export.download", layers=joined, format=fmt))
-                 for label, fmt in (("HTML (self-contained)", "html"), ("PNG", "png"), ("SVG", "svg"),
-                                    ("Statistics CSV", "csv"), ("Statistics Markdown", "md"))]
+    downloads = [(label, url_for("export.download", layers=joined, **options)) for label, options in DOWNLOADS]
     basemaps = [(name, url_for(request.endpoint, **{**request.view_args, **request.args, "basemap": name}))
                 for name in BASEMAPS]
     return render_template(
