@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from geo.places import find_place
 from layers.errors import MapError
+from layers.importers.gazetteer import GEONAMES_LICENCE
 from webapp.export.figures_layout import FigureContent, compose
 from webapp.export.figures_map import COLOURS, draw_layer, layer_handles, status_handles
 from webapp.export.figures_page import plain_text
 from webapp.maps.builder import drawing_order, map_bounds, overview_layer_ids
 from webapp.maps.display import BASEMAP_LAYER
 
-__all__ = ["LABEL_PLACES", "SITE_TITLE", "facts_sentence", "geometry_notes", "layers_figure", "place_labels"]
+__all__ = ["LABEL_PLACES", "SITE_TITLE", "base_credits", "facts_sentence", "geometry_notes", "layers_figure",
+           "place_labels"]
 
 SITE_TITLE = "Pakistan connectivity corridors"
 OVERVIEW_SUBTITLE = ("Infrastructure corridors that tie Central Asia, China and the Arabian Sea together through "
@@ -134,8 +136,19 @@ def _base_rows(unit):
             (Patch(facecolor=COLOURS["nodata"], edgecolor="none"), "outside the mapped region")]
 
 
+def base_credits(catalog):
+    """(sources, licences) of what every figure draws besides its data: the country boundaries, the place names."""
+    sources, licences = ["GeoNames (geonames.org), CC BY 4.0"], [GEONAMES_LICENCE.split(" (")[0]]
+    if BASEMAP_LAYER in catalog:
+        base = catalog.layer(BASEMAP_LAYER)
+        sources.insert(0, base.attribution)
+        licences.insert(0, base.meta.get("licence", ""))
+    return sources, licences
+
+
 def layers_figure(catalog, layer_ids, page, *, url=None):
     """The figure of catalogue layers ``layer_ids`` on ``page``: PNG, SVG or PDF bytes."""
+    title = _title(catalog, layer_ids, set(layer_ids) == set(overview_layer_ids(catalog)))
     layer_ids = drawing_order(catalog, layer_ids)
     layers = [catalog.layer(lid) for lid in layer_ids]
     overview = set(layer_ids) == set(overview_layer_ids(catalog))
@@ -161,11 +174,11 @@ def layers_figure(catalog, layer_ids, page, *, url=None):
         subtitle = OVERVIEW_SUBTITLE
     else:
         subtitle = f"{len(layers)} layers: lines coloured by project and drawn by status, points by kind"
-    base = [catalog.layer(BASEMAP_LAYER)] if BASEMAP_LAYER in catalog else []
+    base_sources, base_licences = base_credits(catalog)
     content = FigureContent(
-        title=_title(catalog, layer_ids, overview), subtitle=subtitle, bounds=bounds, draw=draw, legend=legend,
-        sources=[lay.attribution for lay in layers + base] + ["GeoNames (geonames.org), CC BY 4.0"],
-        licences=[lay.meta.get("licence", "") for lay in layers + base],
+        title=title, subtitle=subtitle, bounds=bounds, draw=draw, legend=legend,
+        sources=[lay.attribution for lay in layers] + base_sources,
+        licences=[lay.meta.get("licence", "") for lay in layers] + base_licences,
         as_of=facts_sentence([lay.gdf for lay in layers]), url=url,
         notes=geometry_notes(bounds, schematic=schematic),
         points=place_labels(catalog)[:7] + _point_labels(catalog, layer_ids) + place_labels(catalog)[7:])

@@ -12,11 +12,10 @@ from __future__ import annotations
 import shapely
 
 from geo.corridor import PLACES
-from layers.importers.gazetteer import GEONAMES_LICENCE
 from layers.styles import layer_colour
 from webapp.analysis.maps import BAND_COLOUR, MODE_STYLE, PLACE_COLOUR, layer_title
 from webapp.analysis.queries import corridor_result, route_result
-from webapp.export.figures import LABEL_PLACES, facts_sentence, geometry_notes, place_labels
+from webapp.export.figures import LABEL_PLACES, base_credits, facts_sentence, geometry_notes, place_labels
 from webapp.export.figures_layout import FigureContent, compose
 from webapp.export.figures_map import MARKERS, draw_lines, draw_points, draw_polygons, status_handles
 from webapp.export.figures_page import plain_text
@@ -51,9 +50,12 @@ def _marker(colour, unit, kind):
                   markerfacecolor=colour, markeredgecolor="white", markeredgewidth=0.5 * unit)
 
 
-def _layer_extras(catalog, layer_ids):
+def _layer_extras(catalog, layer_ids, sources):
+    """(sources, licences, GeoDataFrames) of the layers a result draws, with the base map's credits."""
     layers = [catalog.layer(lid) for lid in dict.fromkeys(layer_ids) if lid in catalog and lid != PLACES]
-    return [lay.meta.get("licence", "") for lay in layers], [lay.gdf for lay in layers]
+    base_sources, base_licences = base_credits(catalog)
+    return ([*sources, *base_sources], [lay.meta.get("licence", "") for lay in layers] + base_licences,
+            [lay.gdf for lay in layers])
 
 
 def _places_first(found_places):
@@ -111,11 +113,11 @@ def corridor_figure(catalog, q, page, *, url=None):
               for p, g in by_layer.get(PLACES, []) if g is not None]
     others = [(g.x, g.y, plain_text(p["name"]), colours[lid], False) for lid, items in by_layer.items()
               if lid != PLACES for p, g in items if g is not None and g.geom_type == "Point"]
-    licences, frames = _layer_extras(catalog, [q.layer, *q.with_layers])
+    sources, licences, frames = _layer_extras(catalog, [q.layer, *q.with_layers], doc["attribution"])
     content = FigureContent(
         title=f"{head['width_km']:g} km corridor of {plain_text(head['name'])}", subtitle=subtitle,
-        bounds=tuple(band_geom.bounds), draw=draw, legend=legend, sources=doc["attribution"],
-        licences=licences + ([GEONAMES_LICENCE] if PLACES in by_layer else []), as_of=facts_sentence(frames),
+        bounds=tuple(band_geom.bounds), draw=draw, legend=legend, sources=sources, licences=licences,
+        as_of=facts_sentence(frames),
         url=url, notes=geometry_notes(tuple(band_geom.bounds), schematic=schematic) + [
             "The band holds every point within the width of the route on the WGS84 ellipsoid; distances and "
             "chainage (km along the route) of each feature are in the CSV and GeoJSON exports."],
@@ -182,12 +184,11 @@ def route_figure(catalog, q, page, *, url=None):
                 f"snapping gaps {totals['snap_km']:,.1f}, access {totals['access_km']:,.1f})"
                 + (f"; the projects' reported lengths, pro rata: {reported:,.1f} km" if reported is not None else ""))
     bounds = _bounds([*geoms, *end_points])
-    licences, frames = _layer_extras(catalog, layers_used)
-    gazetteer = any(p["source"] == "gazetteer" for p, _, _ in ends)
+    sources, licences, frames = _layer_extras(catalog, layers_used, doc["attribution"])
     content = FigureContent(
         title=plain_text(f"{totals['from']['name']} \u2192 {totals['to']['name']} over {', '.join(q.modes)}"),
-        subtitle=subtitle, bounds=bounds, draw=draw, legend=legend, sources=doc["attribution"],
-        licences=licences + ([GEONAMES_LICENCE] if gazetteer else []), as_of=facts_sentence(frames), url=url,
+        subtitle=subtitle, bounds=bounds, draw=draw, legend=legend, sources=sources, licences=licences,
+        as_of=facts_sentence(frames), url=url,
         notes=geometry_notes(bounds, schematic=schematic) + [
             "Shortest path over the chosen modes on the network of every line layer (line ends joined within the "
             "snapping distance); km are geodesic along the drawn geometry."],

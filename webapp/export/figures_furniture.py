@@ -29,10 +29,19 @@ _AROUND = [((0.55, 0.0), "left", "center"), ((-0.55, 0.0), "right", "center"), (
            ((0.45, -0.45), "left", "top"), ((-0.45, -0.45), "right", "top")]
 
 
-def _halo(frame, width=2.2):
+def _add_halo(frame, text, width=2.2):
+    """A white halo under ``text``: a copy drawn as a stroked outline just beneath it.
+
+    The text itself keeps no path effect, because matplotlib draws text with
+    path effects as outlines: the PDF and SVG would lose their real, selectable text.
+    """
     from matplotlib import patheffects
 
-    return [patheffects.withStroke(linewidth=width * frame.unit, foreground=_HALO)]
+    halo = frame.ax.annotate(text.get_text(), xy=text.xy, xytext=text.xyann, textcoords=text.anncoords,
+                             ha=text.get_ha(), va=text.get_va(), fontproperties=text.get_fontproperties(),
+                             color=_HALO, parse_math=False, annotation_clip=False, zorder=text.get_zorder() - 0.01,
+                             path_effects=[patheffects.Stroke(linewidth=width * frame.unit, foreground=_HALO)])
+    return halo
 
 
 class LabelPlacer:
@@ -80,13 +89,14 @@ class LabelPlacer:
         for (dx, dy), ha, va in options:
             label = ax.annotate(plain_text(text), xy=(x, y), xytext=(dx * size, dy * size),
                                 textcoords="offset points", ha=ha, va=va, fontsize=size, parse_math=False,
-                                annotation_clip=False, path_effects=_halo(self.frame), zorder=12, **style)
+                                annotation_clip=False, zorder=12, **style)
             bbox = label.get_window_extent(renderer)
             if self.free(bbox):
                 if not avoid_ink or not self.covers_ink(bbox):
                     for other, _ in fitting:
                         other.remove()
                     self.block(bbox)
+                    _add_halo(self.frame, label)
                     return label
                 fitting.append((label, bbox))
                 continue
@@ -96,6 +106,7 @@ class LabelPlacer:
             for other, _ in fitting[1:]:
                 other.remove()
             self.block(bbox)
+            _add_halo(self.frame, label)
             return label
         return None
 
@@ -180,7 +191,8 @@ def draw_north_arrow(frame, placer, *, size):
     tip = Affine2D().rotate_deg(angle).transform([(0, 1.55 * s)])[0]
     label = ax.annotate("N", xy=(xa, ya), xytext=(tip[0] * 72, tip[1] * 72), textcoords="offset points",
                         ha="center", va="bottom", fontsize=size * 1.1, weight="bold", zorder=14,
-                        annotation_clip=False, parse_math=False, path_effects=_halo(frame))
+                        annotation_clip=False, parse_math=False)
+    _add_halo(frame, label)
     boxes = [p.get_window_extent(frame.renderer) for p in patches]
     placer.block(Bbox.union([*boxes, label.get_window_extent(frame.renderer)]).padded(
         2 * frame.unit * fig.dpi / 72.0))
@@ -228,7 +240,7 @@ def draw_graticule(frame, placer, *, size):
 
 
 def label_countries(frame, placer, names, shapes, *, size):
-    """Country names (italic, grey) where a country shows enough of itself in the view, largest first."""
+    """Country names (grey, larger) where a country shows enough of itself in the view, largest first."""
     x0, y0, x1, y1 = frame.extent
     view = shapely.box(x0, y0, x1, y1)
     if not len(shapes):
@@ -246,7 +258,7 @@ def label_countries(frame, placer, names, shapes, *, size):
         label = placer.place(spot.x, spot.y, names[i], size=size * scale, avoid_ink=False,
                              options=[((0, 0), "center", "center"), ((0, 1.1), "center", "center"),
                                       ((0, -1.1), "center", "center")],
-                             color=COLOURS["country"], style="italic")
+                             color=COLOURS["country"])
         if label is not None:
             placed.append(names[i])
     return placed

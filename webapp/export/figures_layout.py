@@ -64,17 +64,32 @@ def credit_lines(content):
 
 
 class _Measure:
-    """Text widths and line heights in inches, from the figure's measuring renderer."""
+    """Text widths and line heights in inches, from the figure's measuring renderer.
+
+    A line's width is the sum of its words' widths and the spaces between
+    them, each word measured once (laying out every candidate line anew
+    would cost one FreeType layout per word per paragraph); kerning across
+    a space is nil in the fonts used, and 1% is kept in hand for rounding.
+    """
 
     def __init__(self, fig, renderer):
         self.fig, self.renderer = fig, renderer
+        self._words = {}
+
+    def word_in(self, word, size, weight="normal"):
+        key = (word, size, weight)
+        if key not in self._words:
+            from matplotlib.font_manager import FontProperties
+
+            w, _, _ = self.renderer.get_text_width_height_descent(word, FontProperties(size=size, weight=weight),
+                                                                   ismath=False)
+            self._words[key] = w / self.fig.dpi
+        return self._words[key]
 
     def width_in(self, text, size, weight="normal"):
-        from matplotlib.font_manager import FontProperties
-
-        prop = FontProperties(size=size, weight=weight)
-        w, _, _ = self.renderer.get_text_width_height_descent(text, prop, ismath=False)
-        return w / self.fig.dpi
+        words = text.split(" ")
+        return 1.01 * (sum(self.word_in(w, size, weight) for w in words if w)
+                       + (len(words) - 1) * self.word_in("x x", size, weight) - 2 * self.word_in("x", size, weight))
 
     def wrap(self, text, width_in, size, weight="normal"):
         return wrap_text(text, width_in, lambda s: self.width_in(s, size, weight))

@@ -94,8 +94,8 @@ class Page:
 
     @property
     def pixels(self):
-        """(width, height) in pixels of a PNG of this page."""
-        return round(self.width_in * self.dpi), round(self.height_in * self.dpi)
+        """(width, height) in pixels of a PNG of this page (Agg truncates: see :func:`_whole_px_in`)."""
+        return int(self.width_in * self.dpi), int(self.height_in * self.dpi)
 
     @property
     def unit(self):
@@ -156,13 +156,15 @@ def figure_page(fmt, *, paper=None, orientation=None, dpi=None, width=None, heig
         orientation = _choice("orientation", orientation, ORIENTATIONS, "landscape")
         short, long = (v / 25.4 for v in PAPERS_MM[paper])
         w_in, h_in = (long, short) if orientation == "landscape" else (short, long)
+        if fmt == "png":  # whole pixels, rounded as paper pixel sizes are quoted (A4 at 300 dpi: 2480 x 3508)
+            w_in, h_in = _whole_px_in(round(w_in * dpi), dpi), _whole_px_in(round(h_in * dpi), dpi)
         page = Page(w_in, h_in, dpi, fmt, paper, orientation)
     else:
         if orientation not in (None, ""):
             raise BadParameter("orientation", "orientation= goes with paper=a4|a3|letter")
         w_px = default_width_px if width in (None, "") else _whole("width", width, *SIZE_RANGE_PX, "pixels")
         h_px = default_height_px if height in (None, "") else _whole("height", height, *SIZE_RANGE_PX, "pixels")
-        page = Page(w_px / dpi, h_px / dpi, dpi, fmt)
+        page = Page(_whole_px_in(w_px, dpi), _whole_px_in(h_px, dpi), dpi, fmt)
     if fmt == "png":
         w_px, h_px = page.pixels
         if w_px * h_px > max_pixels:
@@ -171,6 +173,12 @@ def figure_page(fmt, *, paper=None, orientation=None, dpi=None, width=None, heig
                                      f"service's limit of {max_pixels / 1e6:g} (EXPORT_MAX_PIXELS); ask for a "
                                      "lower dpi or a smaller size, or for PDF or SVG, which are vector")
     return page
+
+
+def _whole_px_in(px, dpi):
+    """Inches that make exactly ``px`` pixels at ``dpi``: Agg truncates inches x dpi, and 1600 / 150 * 150
+    may come out a hair under 1600, so a hundredth of a pixel is added."""
+    return (px + 0.01) / dpi
 
 
 def plain_text(value):
@@ -225,7 +233,10 @@ def new_figure(page):
 # Read by matplotlib's file writers at save time, and by Text for any label not given parse_math=False:
 # set once per process, always to these values, so concurrent exports never see each other's settings
 # (rc_context per export would: it restores the previous values while another thread is still saving).
-_RC = {"svg.fonttype": "none", "svg.hashsalt": "mapsvc", "pdf.fonttype": 42, "text.parse_math": False}
+# One font family, matplotlib's own DejaVu Sans: the same glyphs on every machine, and one font file per weight
+# embedded in a PDF (with the default fallback list, other installed fonts are embedded too, at ~1 s each).
+_RC = {"svg.fonttype": "none", "svg.hashsalt": "mapsvc", "pdf.fonttype": 42, "text.parse_math": False,
+       "font.family": ["DejaVu Sans"]}
 
 
 def configure_matplotlib():
@@ -259,9 +270,18 @@ def render_figure(fig, page, *, title=""):
 
 
 def release_figure(fig):
-    """Drop the figure's artists and its canvas's renderer (the pixel buffer) now."""
-    fig.clear()
+    """Let go of the canvas's renderer (the pixel buffer) now, and of the figure's artists.
+
+    Texts keep the renderer that last drew them (``Text._renderer``) and live
+    in reference cycles with their axes, so without this the buffer (64 MB
+    for 16 megapixels) stays until the garbage collector's next full pass.
+    """
     canvas = fig.canvas
-    if getattr(canvas, "renderer", None) is not None:
+    renderer = getattr(canvas, "renderer", None)
+    for artist in fig.findobj():
+        if getattr(artist, "_renderer", None) is not None:
+            artist._renderer = None
+    fig.clear()
+    if renderer is not None:
         del canvas.renderer
     canvas._lastKey = None

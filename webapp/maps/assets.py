@@ -26,6 +26,8 @@ __all__ = [
     "VENDOR_DIR",
     "ClassAssets",
     "MissingVendorAsset",
+    "OWN_ASSET_DIRS",
+    "STATIC_DIR",
     "configure_folium",
     "init_app",
     "inline_assets",
@@ -33,8 +35,10 @@ __all__ = [
     "vendor_files",
 ]
 
-VENDOR_DIR = Path(__file__).resolve().parent.parent / "static" / "vendor"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+VENDOR_DIR = STATIC_DIR / "vendor"
 DEFAULT_URL_PREFIX = "/static/vendor"
+OWN_ASSET_DIRS = ("css", "js")  # the app's own front-end files beside vendor/, inlined into exports too
 
 _LEAFLET = "leaflet-1.9.3/dist"
 
@@ -282,13 +286,37 @@ def _vendor_rel(url: str, prefix: str) -> str | None:
     return path[len(prefix) + 1 :] if path.startswith(prefix + "/") else None
 
 
+def _own_path(url: str, vendor_prefix: str) -> Path | None:
+    """The file under ``webapp/static/{css,js}/`` that ``url`` names (the app's own assets), or None."""
+    static = vendor_prefix.rstrip("/").rsplit("/", 1)[0]
+    path = urlsplit(url).path
+    for folder in OWN_ASSET_DIRS:
+        if path.startswith(f"{static}/{folder}/"):
+            root = (STATIC_DIR / folder).resolve()
+            target = (root / path[len(static) + len(folder) + 2:]).resolve()
+            if not target.is_relative_to(root) or not target.is_file():
+                raise MissingVendorAsset(f"static asset not found: {url!r} (under {root})")
+            return target
+    return None
+
+
+def _inline_own(path: Path) -> str:
+    """An own stylesheet or script as inline element text (no url() in them: nothing else to fetch)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".css":
+        return "<style>\n" + re.sub(r"</(?=style)", r"\\3c /", text, flags=re.IGNORECASE) + "\n</style>"
+    return "<script>\n" + _escape_js(text) + "\n</script>"
+
+
 def inline_assets(html: str, *, url_prefix: str = DEFAULT_URL_PREFIX, vendor_dir: Path = VENDOR_DIR) -> str:
     """Return ``html`` with every vendored script and stylesheet inlined.
 
     ``<script src="<url_prefix>/...">`` becomes an inline ``<script>`` and
     ``<link rel="stylesheet" href="<url_prefix>/...">`` an inline ``<style>``
     whose ``url()`` references (fonts, images) are ``data:`` URIs, so the
-    page opened from ``file://`` fetches none of them. Tags that point
+    page opened from ``file://`` fetches none of them. The app's own
+    ``static/css/`` and ``static/js/`` files (beside ``url_prefix``) are
+    inlined the same way. Tags that point
     elsewhere are left as they are; see :func:`remote_asset_urls`.
 
     Raises
@@ -301,15 +329,19 @@ def inline_assets(html: str, *, url_prefix: str = DEFAULT_URL_PREFIX, vendor_dir
     def script(m: re.Match) -> str:
         rel = _vendor_rel(m.group("url"), prefix)
         if rel is None:
-            return m.group(0)
+            own = _own_path(m.group("url"), prefix)
+            return m.group(0) if own is None else _inline_own(own)
         body = f"<script>\n{_inline_js(_vendor_path(rel, vendor_dir))}\n</script>"
         return body + _leaflet_icon_fix(vendor_dir) if rel == _LEAFLET_JS else body
 
     def link(m: re.Match) -> str:
         attrs = {a.group("key").lower(): a.group("value") for a in _ATTR.finditer(m.group(0))}
         rel = _vendor_rel(attrs.get("href", ""), prefix)
-        if rel is None or attrs.get("rel", "").lower() != "stylesheet":
+        if attrs.get("rel", "").lower() != "stylesheet":
             return m.group(0)
+        if rel is None:
+            own = _own_path(attrs.get("href", ""), prefix)
+            return m.group(0) if own is None else _inline_own(own)
         return f"<style>\n{_inline_css(_vendor_path(rel, vendor_dir), vendor_dir.resolve())}\n</style>"
 
     return _LINK_TAG.sub(link, _SCRIPT_TAG.sub(script, html))
