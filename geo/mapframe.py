@@ -73,8 +73,9 @@ class MapPlane:
 
         return shapely.transform(np.asarray(geoms, dtype=object), apply)
 
-    def bounds_xy(self, bounds, *, steps=24):
-        """Plane bounds (minx, miny, maxx, maxy) of a lon/lat box, its edges sampled (they curve in the plane)."""
+    def bounds_xy(self, bounds, *, steps=65):
+        """Plane bounds (minx, miny, maxx, maxy) of a lon/lat box, its edges sampled (they curve in the plane;
+        an odd count keeps each edge's middle, where a parallel bulges furthest)."""
         lon0, lat0, lon1, lat1 = bounds
         t = np.linspace(0.0, 1.0, steps)
         lon = np.concatenate([lon0 + (lon1 - lon0) * t, np.full(steps, lon1), lon1 - (lon1 - lon0) * t,

@@ -164,7 +164,10 @@ def figure_page(fmt, *, paper=None, orientation=None, dpi=None, width=None, heig
             raise BadParameter("orientation", "orientation= goes with paper=a4|a3|letter")
         w_px = default_width_px if width in (None, "") else _whole("width", width, *SIZE_RANGE_PX, "pixels")
         h_px = default_height_px if height in (None, "") else _whole("height", height, *SIZE_RANGE_PX, "pixels")
-        page = Page(_whole_px_in(w_px, dpi), _whole_px_in(h_px, dpi), dpi, fmt)
+        if fmt == "png":
+            page = Page(_whole_px_in(w_px, dpi), _whole_px_in(h_px, dpi), dpi, fmt)
+        else:  # vector: the exact size the pixels mean
+            page = Page(w_px / dpi, h_px / dpi, dpi, fmt)
     if fmt == "png":
         w_px, h_px = page.pixels
         if w_px * h_px > max_pixels:
