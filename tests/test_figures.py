@@ -205,7 +205,8 @@ def math_app(tmp_path_factory):
            "metadata": {"id": "mathy", "title": HOSTILE_TITLE, "description": "$\\frac{1}{0}$ " + LONG_WORD,
                         "attribution": "Example $\\beta$ Org", "licence": "CC BY 4.0 $\\alpha$"},
            "features": [
-               {"type": "Feature", "properties": {**props, "id": "m1", "name": HOSTILE_NAME},
+               {"type": "Feature", "properties": {**props, "id": "m1", "name": HOSTILE_NAME, "as_of": "2024-05-31",
+                                                  "last_checked": "2025-11-30"},
                 "geometry": {"type": "LineString", "coordinates": [[66.0, 25.5], [68.0, 27.0], [70.0, 29.0]]}},
                {"type": "Feature", "properties": {**props, "id": "m2", "name": "$\\undefinedmacro$ plant",
                                                   "kind": "power_plant", "geometry_quality": "point"},
@@ -229,6 +230,7 @@ def test_hostile_text_is_shown_as_typed(math_app):
     texts = " ".join("".join(t.itertext()) for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text"))
     assert HOSTILE_TITLE in texts  # the title, $ and \\ and markup verbatim, on one line
     assert "$\\undefinedmacro$ plant" in texts and "Example $\\beta$ Org" in texts
+    assert "Facts as of 2024-05-31; last checked 2025-11-30." in texts  # the dated-facts contract, where present
     assert LONG_WORD not in texts and LONG_WORD[:80] in texts.replace(" ", "")  # wrapped by force, all there
     svg = _get(math_app.test_client(), "/export/corridor?feature=mathy:m1&width_km=30&with=mathy&format=svg").data
     texts = " ".join("".join(t.itertext()) for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text"))

@@ -22,29 +22,31 @@ from webapp.export.figures_map import COLOURS, draw_layer, layer_handles, status
 from webapp.export.figures_page import plain_text
 from webapp.maps.builder import drawing_order, map_bounds, overview_layer_ids
 from webapp.maps.display import BASEMAP_LAYER
+from webapp.maps.pages import SITE_TITLE
 
-__all__ = ["LABEL_PLACES", "SITE_TITLE", "base_credits", "facts_sentence", "geometry_notes", "layers_figure",
+__all__ = ["CAPITALS", "CITIES", "LABEL_PLACES", "base_credits", "facts_sentence", "geometry_notes", "layers_figure",
            "place_labels"]
 
-SITE_TITLE = "Pakistan connectivity corridors"
 OVERVIEW_SUBTITLE = ("Infrastructure corridors that tie Central Asia, China and the Arabian Sea together through "
                      "Pakistan: roads, railways, pipelines, power lines, plants and ports")
-# Places a figure may name, most important first (capitals, then the largest cities and the corridor's towns);
-# the ones outside the view or without room are left out. Resolved in the gazetteer like any place.
-LABEL_PLACES = ("Islamabad", "Kabul", "Tehran", "Ashgabat", "Dushanbe", "Tashkent", "Bishkek", "Delhi", "Karachi",
-                "Lahore", "Faisalabad", "Rawalpindi", "Peshawar", "Multan", "Hyderabad, PK", "Quetta", "Kashgar",
-                "Kandahar", "Herat", "Mazar-e Sharif", "Gwadar", "Mashhad", "Mary", "Khujand", "Gilgit", "Sukkur",
-                "Dera Ismail Khan", "Zahedan", "Chabahar", "Bandar Abbas", "Turbat", "Hotan", "Muscat", "Mumbai",
-                "Ahmedabad", "Chaman", "Nowshera", "Samarkand", "Osh", "Jalalabad, AF", "Bahawalpur", "Sialkot")
+# Places a figure may name, most important first: the capitals (named before the features of small point
+# layers), then the largest cities and the corridor's towns (after them); the ones outside the view or without
+# room are left out. Resolved in the gazetteer like any place.
+CAPITALS = ("Islamabad", "Kabul", "Tehran", "Ashgabat", "Dushanbe", "Tashkent", "Bishkek")
+CITIES = ("Delhi", "Karachi", "Lahore", "Faisalabad", "Rawalpindi", "Peshawar", "Multan", "Hyderabad, PK", "Quetta",
+          "Kashgar", "Kandahar", "Herat", "Mazar-e Sharif", "Gwadar", "Mashhad", "Mary", "Khujand", "Gilgit", "Sukkur",
+          "Dera Ismail Khan", "Zahedan", "Chabahar", "Bandar Abbas", "Turbat", "Hotan", "Muscat", "Mumbai",
+          "Ahmedabad", "Chaman", "Nowshera", "Samarkand", "Osh", "Jalalabad, AF", "Bahawalpur", "Sialkot")
+LABEL_PLACES = CAPITALS + CITIES
 POINT_LABEL_MAX = 12  # point layers up to this size get every feature named (ports, plants, stations)
 
 
-def place_labels(catalog, *, colour=COLOURS["place"]):
-    """(lon, lat, name, colour, dot) of :data:`LABEL_PLACES` found in the gazetteer, in their order."""
+def place_labels(catalog, names=LABEL_PLACES, *, colour=COLOURS["place"]):
+    """(lon, lat, name, colour, dot) of the ``names`` found in the gazetteer, in their order."""
 
     def compute():
         found = []
-        for text in LABEL_PLACES:
+        for text in names:
             try:
                 place = find_place(catalog, text)
             except MapError:
@@ -53,7 +55,7 @@ def place_labels(catalog, *, colour=COLOURS["place"]):
         return found
 
     return [(lon, lat, name, colour, True) for lon, lat, name in
-            catalog.memo(("webapp.export.figures.place-labels",), compute)]
+            catalog.memo(("webapp.export.figures.place-labels", names), compute)]
 
 
 def _dates(gdf):
@@ -181,5 +183,5 @@ def layers_figure(catalog, layer_ids, page, *, url=None):
         licences=[lay.meta.get("licence", "") for lay in layers] + base_licences,
         as_of=facts_sentence([lay.gdf for lay in layers]), url=url,
         notes=geometry_notes(bounds, schematic=schematic),
-        points=place_labels(catalog)[:7] + _point_labels(catalog, layer_ids) + place_labels(catalog)[7:])
+        points=place_labels(catalog, CAPITALS) + _point_labels(catalog, layer_ids) + place_labels(catalog, CITIES))
     return compose(catalog, content, page)

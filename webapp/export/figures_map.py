@@ -69,6 +69,17 @@ class MapFrame:
     def height_m(self):
         return self.extent[3] - self.extent[1]
 
+    def to_view(self, geoms):
+        """Lon/lat geometries in the plane, cut to the view (and a 2% margin): what lies outside is not
+        written into the file (a zoomed-in PDF or SVG would otherwise carry the whole region)."""
+        lon0, lat0, lon1, lat1 = self.lonlat_extent()
+        pad_lon, pad_lat = 0.05 * (lon1 - lon0) + 0.1, 0.05 * (lat1 - lat0) + 0.1
+        rough = shapely.clip_by_rect(np.asarray(geoms, dtype=object), lon0 - pad_lon, lat0 - pad_lat,
+                                     lon1 + pad_lon, lat1 + pad_lat)
+        x0, y0, x1, y1 = self.extent
+        pad_x, pad_y = 0.02 * (x1 - x0), 0.02 * (y1 - y0)
+        return shapely.clip_by_rect(self.plane.project(rough), x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y)
+
     def lonlat_extent(self):
         """(minlon, minlat, maxlon, maxlat) of the view (its outline sampled)."""
         x0, y0, x1, y1 = self.extent
@@ -173,7 +184,7 @@ def country_shapes(catalog, frame):
     if BASEMAP_LAYER not in catalog:
         return [], np.array([], dtype=object)
     gdf = cached_display(catalog, BASEMAP_LAYER, frame.band)
-    return list(gdf["name"]), frame.plane.project(gdf.geometry.to_numpy())
+    return list(gdf["name"]), frame.to_view(gdf.geometry.to_numpy())
 
 
 def draw_basemap(catalog, frame, *, ax=None, border_lw=0.45):
@@ -210,7 +221,7 @@ def draw_lines(frame, geoms, colour, *, status=None, width=1.6, schematic=False,
     """Lines (lon/lat) in ``colour``, dashed and faded by ``status``; ``schematic`` adds a pale halo."""
     from matplotlib.collections import LineCollection
 
-    plane_geoms = frame.plane.project(geoms)
+    plane_geoms = frame.to_view(geoms)
     paths = _paths(plane_geoms)
     if not paths:
         return
@@ -243,7 +254,7 @@ def draw_points(frame, geoms, colour, *, kinds=None, statuses=None, size=5.0, zo
 
 def draw_polygons(frame, geoms, colour, *, alpha=0.15, zorder=3, dash=None):
     """Polygons (lon/lat) filled lightly in ``colour`` with a firm outline."""
-    plane_geoms = frame.plane.project(geoms)
+    plane_geoms = frame.to_view(geoms)
     _fill(frame.ax, plane_geoms, facecolor=colour, alpha=alpha, zorder=zorder)
     _fill(frame.ax, plane_geoms, facecolor="none", edgecolor=colour, linewidth=1.0 * frame.unit, alpha=0.9,
           zorder=zorder + 0.1, linestyle="solid" if dash is None else dash_pattern(dash))
