@@ -153,6 +153,21 @@ def test_png_wider_page_gets_larger_text(client):
     assert title_height_px(wide) / title_height_px(narrow) == pytest.approx(2.0, rel=0.12)
 
 
+def test_default_all_layers_png_keeps_title_and_credits_and_fills_the_page(client):
+    """The figure the home page links: nothing cut off at its edges, no third of it left empty."""
+    pixels = image.imread(io.BytesIO(_get(client, "/export?format=png").data))[..., :3]
+    h, w, _ = pixels.shape
+    assert (h, w) == (1000, 1600)
+    band = int(0.012 * h)
+    for edge in (pixels[:band], pixels[-band:], pixels[:, :band], pixels[:, -band:]):
+        assert edge.min() > 0.97, "something runs into the edge of the image"
+    dark = pixels.mean(axis=2) < 0.35
+    assert dark[: int(0.1 * h)].any() and dark[-int(0.12 * h):].any(), "title at the top, credits at the bottom"
+    land = np.abs(pixels - np.array([0xF4, 0xF1, 0xEA]) / 255).max(axis=2) < 0.03
+    rows, cols = np.flatnonzero(land.any(axis=1)), np.flatnonzero(land.any(axis=0))
+    assert rows[-1] - rows[0] > 0.6 * h and cols[-1] - cols[0] > 0.6 * w
+
+
 @pytest.mark.parametrize("query, parameter, why", [
     ("format=png&width=12000&height=12000", "width", "EXPORT_MAX_PIXELS"),
     ("format=png&paper=a3&dpi=600&orientation=sideways", "orientation", "landscape, portrait"),
