@@ -18,6 +18,9 @@ BENCHES = {
     "api": "bench.api",
     "peers": "bench.peers",
     "exportmem": "bench.export_memory",
+    "gis": "bench.gis",
+    "tiledmap": "bench.tiledmap",
+    "clients": "bench.clients",
 }
 
 

@@ -23,6 +23,7 @@ from layers.errors import BadParameter
 __all__ = [
     "DEFAULT_DPI",
     "DPI_RANGE",
+    "FIGURE_DOWNLOADS",
     "FIGURE_FORMATS",
     "ORIENTATIONS",
     "PAPERS_MM",
@@ -39,6 +40,10 @@ __all__ = [
 ]
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
+# The figure entries of every page's download list (maps, corridors, routes): (label, export options).
+FIGURE_DOWNLOADS = (("PDF figure (A4 landscape)", {"format": "pdf", "paper": "a4"}),
+                    ("PNG figure (A4, 300 dpi)", {"format": "png", "paper": "a4", "dpi": "300"}),
+                    ("SVG figure (editable text)", {"format": "svg"}))
 PAPERS_MM = {"a4": (210.0, 297.0), "a3": (297.0, 420.0), "letter": (215.9, 279.4)}
 ORIENTATIONS = ("landscape", "portrait")
 DEFAULT_DPI = 150

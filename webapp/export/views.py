@@ -12,18 +12,20 @@ import difflib
 import json
 
 import pandas as pd
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from geo.stats import format_stats, layer_stats, markdown_text
 from layers.errors import BadParameter
 from webapp.export.figures import layers_figure
 from webapp.export.figures_page import FIGURE_FORMATS, configure_matplotlib, figure_page
+from webapp.hosts import external_url
 from webapp.maps import assets
 from webapp.maps.builder import MapSpec, cached_map, current_catalog, overview_layer_ids, parse_basemap, parse_layer_ids
+from webapp.workload import heavy_view
 
 __all__ = [
-    "FIGURE_PARAMS", "MAP_FORMATS", "STATS_FORMATS", "bp", "export_html", "figure_params", "init_app",
-    "layers_figure_bytes", "layers_page_url", "refuse_figure_params", "stats_table",
+    "FIGURE_PARAMS", "MAP_FORMATS", "STATS_EXPORTS", "STATS_FORMATS", "bp", "export_html",
+    "figure_params", "init_app", "layers_figure_bytes", "layers_page_url", "refuse_figure_params", "stats_table",
 ]
 
 bp = Blueprint("export", __name__)
@@ -31,6 +33,8 @@ bp = Blueprint("export", __name__)
 MAP_FORMATS = ("html", *FIGURE_FORMATS)
 STATS_FORMATS = ("csv", "json", "md")
 FIGURE_PARAMS = ("paper", "orientation", "dpi", "width", "height")
+# /export?format= names of the statistics tables: csv/json/md alone would read as data formats
+STATS_EXPORTS = {f"stats-{fmt}": fmt for fmt in STATS_FORMATS}
 _MIME = {"html": "text/html", "csv": "text/csv", "json": "application/json", "md": "text/markdown"}
 
 
@@ -99,10 +103,10 @@ def refuse_figure_params(args, fmt):
 def layers_page_url(catalog, layer_ids):
     """Absolute URL of the interactive map of ``layer_ids`` (the overview when they are all the layers)."""
     if set(layer_ids) == set(overview_layer_ids(catalog)):
-        return url_for("pages.overview", _external=True)
+        return external_url("pages.overview")
     if len(layer_ids) == 1:
-        return url_for("pages.layer_map", layer_id=layer_ids[0], _external=True)
-    return url_for("pages.layers_map", layers=",".join(layer_ids), _external=True)
+        return external_url("pages.layer_map", layer_id=layer_ids[0])
+    return external_url("pages.layers_map", layers=",".join(layer_ids))
 
 
 def layers_figure_bytes(catalog, layer_ids, args, config):
@@ -112,11 +116,14 @@ def layers_figure_bytes(catalog, layer_ids, args, config):
 
 
 @bp.get("/export")
+@heavy_view
 def download():
-    """``/export?layers=a,b&format=html|png|svg|pdf|csv|json|md`` as a download.
+    """``/export?layers=a,b&format=html|png|svg|pdf|stats-csv|stats-json|stats-md`` as a download.
 
     Figures take ``paper=a4|a3|letter&orientation=landscape|portrait`` or
-    ``width=&height=`` (pixels), and ``dpi=``; HTML takes ``basemap=``.
+    ``width=&height=`` (pixels), and ``dpi=``; HTML takes ``basemap=``. The
+    old ``csv``/``json``/``md`` redirect to ``stats-*``, data formats to the
+    layer download.
     """
     allowed = ("layers", "format", "basemap", *FIGURE_PARAMS)
     unknown = sorted(set(request.args) - set(allowed))
@@ -127,19 +134,39 @@ def download():
     layer_ids = (parse_layer_ids(request.args["layers"], catalog) if "layers" in request.args
                  else overview_layer_ids(catalog))
     fmt = request.args.get("format", "html")
+    moved = _moved_format(fmt, layer_ids)
+    if moved is not None:
+        return moved
     if fmt in FIGURE_FORMATS:
         body, mimetype = layers_figure_bytes(catalog, layer_ids, request.args, current_app.config)
-    elif fmt in ("html", *STATS_FORMATS):
+    elif fmt == "html" or fmt in STATS_EXPORTS:
         refuse_figure_params(request.args, fmt)
         if fmt == "html":
             body = export_html(layer_ids, basemap=parse_basemap(request.args.get("basemap"), default="none"))
         else:
+            fmt = STATS_EXPORTS[fmt]
             body = stats_table(catalog, layer_ids, fmt=fmt)
         mimetype = _MIME[fmt]
     else:
-        choices = MAP_FORMATS + STATS_FORMATS
-        raise BadParameter("format", f"{fmt!r} is not one of {', '.join(choices)}",
-                           difflib.get_close_matches(fmt, choices))
+        choices = MAP_FORMATS + tuple(STATS_EXPORTS)
+        raise BadParameter("format", f"{fmt!r} is not one of {', '.join(choices)} (layer data: "
+                           "/api/layers/<id>/download?format=...)", difflib.get_close_matches(fmt, choices))
     stem = "_".join(layer_ids) if len(layer_ids) <= 3 else "map"
     name = f"{stem}_stats.{fmt}" if fmt in STATS_FORMATS else f"{stem}.{fmt}"
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _moved_format(fmt, layer_ids):
+    """Old statistics names (csv, json, md) redirect to stats-*; data formats redirect to the layer download."""
+    from webapp.export.downloads import FORMAT_NAMES
+
+    if fmt in STATS_FORMATS:
+        return redirect(url_for("export.download", **{**request.args.to_dict(), "format": f"stats-{fmt}"}), 301)
+    if fmt in FORMAT_NAMES and fmt not in MAP_FORMATS:
+        if len(layer_ids) == 1:
+            return redirect(url_for("downloads.layer_download", layer_id=layer_ids[0], format=fmt), 303)
+        raise BadParameter("format", f"{fmt!r} is a data format: download each layer from "
+                           f"/api/layers/<id>/download?format={fmt} ("
+                           + ", ".join(url_for("downloads.layer_download", layer_id=lid, format=fmt)
+                                       for lid in layer_ids[:4]) + ("…" if len(layer_ids) > 4 else "") + ")")
+    return None
