@@ -201,6 +201,18 @@ def test_svg_text_is_text(client):
     assert root.get("width") == "841.889764pt"  # A4 landscape
 
 
+def test_schematic_and_approximate_lines_get_the_web_maps_halo_legend_and_note(client, catalog):
+    from layers.styles import QUALITY_STYLE
+
+    for quality in ("schematic", "approximate"):
+        layer = next(lay for lay in catalog if (lay.gdf[lay.gdf.geom_type.isin(["LineString", "MultiLineString"])]
+                                               ["geometry_quality"] == quality).any())
+        svg = _get(client, f"/export?layers={layer.id}&format=svg&paper=a4").data
+        texts = " ".join("".join(t.itertext()) for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text"))
+        assert f"{QUALITY_STYLE[quality]['label']} (pale halo)" in texts, (quality, layer.id)
+        assert f"{quality.capitalize()} routes" in texts, (quality, layer.id)
+
+
 def test_figures_are_the_same_bytes_every_time(client):
     for url in ("/export?layers=ports&format=svg&width=500&height=400", "/export?layers=ports&format=pdf",
                 "/export?layers=ports&format=png&width=500&height=400"):
@@ -280,9 +292,12 @@ def test_big_exports_free_their_memory_without_the_garbage_collector(client):
     assert grown < 40, f"RSS grew {grown:.0f} MB over 5 exports (one leaked buffer is 25 MB)"
 
 
-def test_exports_run_in_parallel_and_agree_with_serial_ones(app):
+def test_exports_run_in_parallel_and_agree_with_serial_ones():
     urls = ["/export?layers=tapi&format=png&width=500&height=400", "/export?layers=casa1000&format=svg&width=500&height=400",
             "/export?layers=ports&format=pdf", "/export?layers=tapi,cpec&format=png&width=400&height=400"]
+    # as many slots as exports: the figures themselves must be thread-safe (no global lock), whatever the workload
+    # bound of a deployment lets run at once
+    app = create_app({"TESTING": True, "HEAVY_CONCURRENCY": len(urls), "RATELIMIT_ENABLED": False})
     client = app.test_client()
     serial = [_get(client, u).data for u in urls]
     results, errors = {}, []
@@ -310,9 +325,10 @@ def test_corridor_and_route_figures_in_every_format(client):
     for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
         response = _get(client, f"/export/route?from=Karachi&to=Lahore&modes=gas&format={fmt}&width=600&height=450")
         assert response.mimetype == mime and response.headers["Content-Disposition"].endswith(f'route.{fmt}"')
-    svg = _get(client, "/export/corridor?layer=tapi&feature=tapi_trunk&width_km=50&with=places,ports"
-                       "&format=svg&width=900&height=600").get_data(as_text=True)
-    assert "Places (GeoNames gazetteer) (86)" in svg and "Herat" in svg
+    query = "layer=tapi&feature=tapi_trunk&width_km=50&with=places,ports"
+    svg = _get(client, f"/export/corridor?{query}&format=svg&width=900&height=600").get_data(as_text=True)
+    places = client.get(f"/api/corridor?{query}").get_json()["summary"]["by_layer"]["places"]["features"]
+    assert f"Places (GeoNames gazetteer) ({places})" in svg and "Herat" in svg
     response = client.get("/export/corridor?layer=tapi&feature=tapi_trunk&format=png&paper=a4&width=100")
     assert response.status_code == 400
 

@@ -92,16 +92,20 @@ def facts_sentence(frames):
     return "; ".join(parts).capitalize() + "."
 
 
-def geometry_notes(bounds, *, schematic):
-    """The method notes every map figure carries: geodesic measure, the projection, schematic lines, borders."""
+def geometry_notes(bounds, *, halos=()):
+    """The method notes every map figure carries: geodesic measure, the projection, schematic or approximate
+    lines (the qualities in ``halos``), borders."""
     lon = (bounds[0] + bounds[2]) / 2
     lat = (bounds[1] + bounds[3]) / 2
     notes = [f"Lengths, distances and the scale bar are geodesic (WGS84 ellipsoid); azimuthal equidistant "
              f"projection centred on {abs(lat):.2f}°{'N' if lat >= 0 else 'S'} "
              f"{abs(lon):.2f}°{'E' if lon >= 0 else 'W'}."]
-    if schematic:
+    if "schematic" in halos:
         notes.append("Schematic routes are drawn through named waypoints, not surveyed alignments: their lengths "
                      "are indicative.")
+    if "approximate" in halos:
+        notes.append("Approximate routes follow their source with long straight runs: their lengths are "
+                     "indicative.")
     notes.append("Boundaries are Natural Earth's de-facto lines and imply no position on disputed territory.")
     return notes
 
@@ -155,12 +159,12 @@ def layers_figure(catalog, layer_ids, page, *, url=None):
     layers = [catalog.layer(lid) for lid in layer_ids]
     overview = set(layer_ids) == set(overview_layer_ids(catalog))
     bounds = map_bounds(catalog, layer_ids)
-    statuses = set()
+    statuses, halos = set(), set()  # of the lines drawn: their statuses, their haloed qualities
     lines = [lay for lay in layers if lay.geometry_family in ("line", "mixed") and lay.id != BASEMAP_LAYER]
     for lay in lines:
         line_rows = lay.gdf[lay.gdf.geom_type.isin(["LineString", "MultiLineString"])]
         statuses |= set(line_rows["status"].fillna("operating"))
-    schematic = any((lay.gdf["geometry_quality"] == "schematic").any() for lay in lines)
+        halos |= set(line_rows["geometry_quality"].dropna())
 
     def draw(frame):
         for lid in layer_ids:
@@ -168,7 +172,7 @@ def layers_figure(catalog, layer_ids, page, *, url=None):
 
     unit = page.unit
     legend = [("Layers", layer_handles(catalog, [lid for lid in reversed(layer_ids)], unit)),
-              ("Status of lines", status_handles(statuses, unit, schematic=schematic)),
+              ("Status of lines", status_handles(statuses, unit, halos=halos)),
               ("Base map", _base_rows(unit))]
     if len(layers) == 1:
         subtitle = plain_text(layers[0].meta.get("description", ""))
@@ -182,6 +186,6 @@ def layers_figure(catalog, layer_ids, page, *, url=None):
         sources=[lay.attribution for lay in layers] + base_sources,
         licences=[lay.meta.get("licence", "") for lay in layers] + base_licences,
         as_of=facts_sentence([lay.gdf for lay in layers]), url=url,
-        notes=geometry_notes(bounds, schematic=schematic),
+        notes=geometry_notes(bounds, halos=halos),
         points=place_labels(catalog, CAPITALS) + _point_labels(catalog, layer_ids) + place_labels(catalog, CITIES))
     return compose(catalog, content, page)

@@ -78,12 +78,12 @@ def corridor_figure(catalog, q, page, *, url=None):
     for f, g in zip(found, geoms):
         by_layer.setdefault(f["properties"]["layer"], []).append((f["properties"], g))
     colours = {lid: PLACE_COLOUR if lid == PLACES else layer_colour(lid, catalog.layer(lid).meta) for lid in by_layer}
-    schematic = row["geometry_quality"] == "schematic"
+    halos = {row["geometry_quality"]}
 
     def draw(frame):
         draw_polygons(frame, [band_geom], BAND_COLOUR, alpha=0.13, zorder=3, dash="6 4")
-        draw_lines(frame, [row.geometry], route_colour, status=row["status"], width=2.8, schematic=schematic,
-                   zorder=6)
+        draw_lines(frame, [row.geometry], route_colour, status=row["status"], width=2.8,
+                   quality=row["geometry_quality"], zorder=6)
         for lid, items in by_layer.items():
             lines = [(p, g) for p, g in items if g is not None and g.geom_type in ("LineString", "MultiLineString")]
             points = [(p, g) for p, g in items if g is not None and g.geom_type == "Point"]
@@ -104,7 +104,7 @@ def corridor_figure(catalog, q, page, *, url=None):
     legend = [("Corridor", [(_band_patch(unit), f"{head['width_km']:g} km each side of the route (geodesic buffer)"),
                             (_line(route_colour, unit, width=2.8), plain_text(f"Route: {head['name']}"))]),
               ("Within the band", within or [(_line("none", unit), "nothing from the layers searched")]),
-              ("Status of the route", status_handles({row["status"]}, unit, schematic=schematic))]
+              ("Status of the route", status_handles({row["status"]}, unit, halos=halos))]
     counts = ", ".join(f"{len(items)} {layer_title(catalog, lid).lower() if lid != PLACES else 'places'}"
                        for lid, items in by_layer.items())
     subtitle = (f"Route {head['route_length_km']:,.1f} km; corridor area {head['area_km2']:,.0f} km²; "
@@ -118,7 +118,7 @@ def corridor_figure(catalog, q, page, *, url=None):
         title=f"{head['width_km']:g} km corridor of {plain_text(head['name'])}", subtitle=subtitle,
         bounds=tuple(band_geom.bounds), draw=draw, legend=legend, sources=sources, licences=licences,
         as_of=facts_sentence(frames),
-        url=url, notes=geometry_notes(tuple(band_geom.bounds), schematic=schematic) + [
+        url=url, notes=geometry_notes(tuple(band_geom.bounds), halos=halos) + [
             "The band holds every point within the width of the route on the WGS84 ellipsoid; distances and "
             "chainage (km along the route) of each feature are in the CSV and GeoJSON exports."],
         points=others + [p[:5] for p in _places_first(places)] + (
@@ -140,23 +140,23 @@ def route_figure(catalog, q, page, *, url=None):
     geoms = _geoms(legs)
     ends = [(totals["from"], "start", "#2e7d32"), (totals["to"], "destination", "#c62828")]
     end_points = [shapely.Point(p["lon"], p["lat"]) for p, _, _ in ends]
-    halos, layers_used = [], []
+    qualities, layers_used = [], []
     for f in legs:
         p = f["properties"]
-        halo = False
+        quality = None
         if p["project"] and p["layer"] in catalog:
             layer = catalog.layer(p["layer"])
-            halo = layer.gdf["geometry_quality"].iloc[layer.positions[p["feature"]]] == "schematic"
+            quality = layer.gdf["geometry_quality"].iloc[layer.positions[p["feature"]]]
             layers_used.append(p["layer"])
-        halos.append(bool(halo))
-    schematic = any(halos)
+        qualities.append(quality)
+    halos = set(qualities)
 
     def draw(frame):
-        for f, g, halo in zip(legs, geoms, halos):
+        for f, g, quality in zip(legs, geoms, qualities):
             p = f["properties"]
             if g is not None:
                 draw_lines(frame, [g], MODE_STYLE[p["mode"]]["color"], status=p["status"] if p["project"] else None,
-                           width=2.8 if p["project"] else 1.4, schematic=halo, zorder=6)
+                           width=2.8 if p["project"] else 1.4, quality=quality, zorder=6)
         for (_, kind, colour), point in zip(ends, end_points):
             draw_points(frame, [point], colour, kinds=["start" if kind == "start" else "end"], size=7.5, zorder=9)
 
@@ -178,7 +178,7 @@ def route_figure(catalog, q, page, *, url=None):
                  for p, kind, colour in ends]
     statuses = {f["properties"]["status"] for f in legs if f["properties"]["project"]}
     legend = [("Path by mode", modes), ("Legs", rows), ("Ends", ends_rows),
-              ("Status of the projects used", status_handles(statuses, unit, schematic=schematic))]
+              ("Status of the projects used", status_handles(statuses, unit, halos=halos))]
     reported = totals.get("reported_equivalent_km")
     subtitle = (f"{totals['total_km']:,.1f} km in {totals['legs']} legs (network {totals['network_km']:,.1f}, "
                 f"snapping gaps {totals['snap_km']:,.1f}, access {totals['access_km']:,.1f})"
@@ -189,7 +189,7 @@ def route_figure(catalog, q, page, *, url=None):
         title=plain_text(f"{totals['from']['name']} \u2192 {totals['to']['name']} over {', '.join(q.modes)}"),
         subtitle=subtitle, bounds=bounds, draw=draw, legend=legend, sources=sources, licences=licences,
         as_of=facts_sentence(frames), url=url,
-        notes=geometry_notes(bounds, schematic=schematic) + [
+        notes=geometry_notes(bounds, halos=halos) + [
             "Shortest path over the chosen modes on the network of every line layer (line ends joined within the "
             "snapping distance); km are geodesic along the drawn geometry."],
         points=[(p["lon"], p["lat"], plain_text(p["name"]), colour, False) for p, _, colour in ends]

@@ -18,7 +18,7 @@ import shapely
 from geo.mapframe import MapPlane
 from geo.simplify import FULL_BAND, band_zoom, cached_display, tolerance_degrees
 from layers.schema import REGION_BBOX
-from layers.styles import STATUS_STYLE, layer_colour
+from layers.styles import HALO_QUALITIES, QUALITY_STYLE, STATUS_STYLE, layer_colour
 from webapp.export.figures_page import plain_text
 from webapp.maps.display import BASEMAP_LAYER
 
@@ -217,8 +217,9 @@ def _linestyle(status):
     return ("solid" if pattern is None else pattern), style["opacity"]
 
 
-def draw_lines(frame, geoms, colour, *, status=None, width=1.6, schematic=False, zorder=5, label_ink=True):
-    """Lines (lon/lat) in ``colour``, dashed and faded by ``status``; ``schematic`` adds a pale halo."""
+def draw_lines(frame, geoms, colour, *, status=None, width=1.6, quality=None, zorder=5, label_ink=True):
+    """Lines (lon/lat) in ``colour``, dashed and faded by ``status``; a schematic or approximate ``quality``
+    (:data:`~layers.styles.HALO_QUALITIES`) adds a pale halo, as on the web map."""
     from matplotlib.collections import LineCollection
 
     plane_geoms = frame.to_view(geoms)
@@ -227,7 +228,7 @@ def draw_lines(frame, geoms, colour, *, status=None, width=1.6, schematic=False,
         return
     linestyle, alpha = _linestyle(status)
     lw = width * frame.unit
-    if schematic:
+    if quality in HALO_QUALITIES:
         frame.ax.add_collection(LineCollection(paths, colors=colour, linewidths=lw + 4.5 * frame.unit, alpha=0.18,
                                                capstyle="round", joinstyle="round", zorder=zorder - 0.5), autolim=False)
     frame.ax.add_collection(LineCollection(paths, colors=colour, linewidths=lw, alpha=alpha, linestyles=[linestyle],
@@ -272,14 +273,15 @@ def draw_layer(catalog, frame, layer_id, *, emphasis=1.0):
         draw_polygons(frame, geoms[polygons], colour, alpha=0.08)
     statuses = set()
     status = gdf["status"].fillna("operating").to_numpy()
-    schematic = (gdf["geometry_quality"] == "schematic").to_numpy()
+    quality = gdf["geometry_quality"]
+    halo = quality.where(quality.isin(HALO_QUALITIES), "").to_numpy()  # "": drawn without a halo
     for value in dict.fromkeys(status[lines]):
-        for is_schematic in (False, True):
-            sel = lines & (status == value) & (schematic == is_schematic)
+        for q in ("", *HALO_QUALITIES):
+            sel = lines & (status == value) & (halo == q)
             if sel.any():
                 statuses.add(value)
-                draw_lines(frame, geoms[sel], colour, status=value, schematic=is_schematic,
-                           width=(1.2 if is_schematic else 1.6) * emphasis)
+                delta = 0.4 * QUALITY_STYLE[q]["weight_delta"] if q else 0.0  # schematic: 1.2 as before
+                draw_lines(frame, geoms[sel], colour, status=value, quality=q or None, width=(1.6 + delta) * emphasis)
     if points.any():
         draw_points(frame, geoms[points], colour, kinds=gdf["kind"].to_numpy()[points],
                     statuses=gdf["status"].to_numpy()[points], size=5.0 * emphasis)
@@ -306,8 +308,8 @@ def layer_handles(catalog, layer_ids, unit, *, label=None):
     return rows
 
 
-def status_handles(statuses, unit, *, schematic=False):
-    """Legend pairs for the line statuses present (dash and fade), and the schematic halo if drawn."""
+def status_handles(statuses, unit, *, halos=()):
+    """Legend pairs for the line statuses present (dash and fade), and the halo of each quality in ``halos``."""
     from matplotlib import patheffects
     from matplotlib.lines import Line2D
 
@@ -317,8 +319,9 @@ def status_handles(statuses, unit, *, schematic=False):
             linestyle, alpha = _linestyle(status)
             rows.append((Line2D([], [], color="#333333", lw=1.6 * unit, alpha=alpha, linestyle=linestyle,
                                 dash_capstyle="round"), style["label"]))
-    if schematic:
-        halo = [patheffects.Stroke(linewidth=6 * unit, foreground="#333333", alpha=0.18), patheffects.Normal()]
-        rows.append((Line2D([], [], color="#333333", lw=1.2 * unit, path_effects=halo),
-                     "schematic (pale halo): drawn through named waypoints, not surveyed"))
+    for quality in HALO_QUALITIES:
+        if quality in halos:
+            halo = [patheffects.Stroke(linewidth=6 * unit, foreground="#333333", alpha=0.18), patheffects.Normal()]
+            rows.append((Line2D([], [], color="#333333", lw=1.2 * unit, path_effects=halo),
+                         f"{QUALITY_STYLE[quality]['label']} (pale halo)"))
     return rows
