@@ -68,7 +68,14 @@
         var note = document.createElement("p");
         note.className = "print-url";
         note.textContent = "Printed from " + window.location.href;
-        (document.querySelector("main") || document.body).appendChild(note);
+        var main = document.querySelector("main") || document.body;
+        var heading = main.querySelector("h1");
+        if (heading) {  // beside the title, where the line has room: a long list of sources can fill the sheet
+            note.classList.add("print-url-head");
+            heading.parentNode.insertBefore(note, heading);
+        } else {
+            main.appendChild(note);
+        }
         state.note = note;
         if (map) {
             state.miniMaps = miniMaps(map);
