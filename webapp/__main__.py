@@ -121,8 +121,8 @@ def run_export(app, args):
         catalog = app.extensions["catalog"]
         layer_ids = parse_layer_ids(args.layers, catalog) if args.layers else overview_layer_ids(catalog)
         if args.corridor:
-            from webapp.analysis.views import corridor_html
             from webapp.analysis.queries import corridor_query
+            from webapp.analysis.views import corridor_html
 
             if (fmt or "html") != "html" or out is None:
                 raise ValueError("--corridor writes a self-contained HTML map: give --out FILE.html")
