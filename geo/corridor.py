@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from geo.geodesic import GEOD, as_geometry_array, densify_geodesic, distance_km, geodesic_length_km
+from geo.geodesic import as_geometry_array, densify_geodesic, distance_km, geodesic_area_km2, geodesic_length_km
 from layers.errors import BadParameter
 
 __all__ = [
@@ -149,14 +149,6 @@ def _pieces(route, max_piece_km):
             sel = idx[s:e + 1]
             pieces.append(_make_piece(coords[sel, 0], coords[sel, 1], chain[sel]))
     return tuple(pieces), float(chain[-1])
-
-
-def geodesic_area_km2(polygon):
-    """Area in km² on the WGS84 ellipsoid of a lon/lat (Multi)Polygon (holes subtracted)."""
-    if polygon is None or polygon.is_empty:
-        return 0.0
-    oriented = shapely.orient_polygons(polygon, exterior_cw=False)  # pyproj adds signed ring areas
-    return abs(GEOD.geometry_area_perimeter(oriented)[0]) / 1e6
 
 
 def build_corridor(route, width_km, *, max_piece_km=MAX_PIECE_KM):

@@ -25,7 +25,7 @@ from geo.corridor import (
     route_line,
     within_corridor,
 )
-from geo.countries import country_of_points, length_by_country_km
+from geo.countries import boundaries_for, country_of_points, length_by_country_km
 from geo.geodesic import as_geometry_array
 from geo.places import GAZETTEER_CSV, places_gdf
 from layers.errors import BadParameter
@@ -107,7 +107,7 @@ def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None
         {"id": []}, geometry=[], crs="EPSG:4326")))
     features = gpd.GeoDataFrame(features, geometry="geometry", crs="EPSG:4326")
     features = features.sort_values(["chainage_km", "distance_km"], kind="stable").reset_index(drop=True)
-    boundaries = catalog.layer("boundaries").gdf if "boundaries" in catalog else None
+    boundaries = boundaries_for(catalog)
     name = catalog.feature(layer_id, feature_id)["name"].iloc[0]
     return {"layer": layer_id, "feature": feature_id, "name": name, "corridor": corridor, "features": features,
             "summary": corridor_summary(corridor, features, boundaries)}

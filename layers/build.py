@@ -190,6 +190,8 @@ def layer_document(layer_id, features):
     title, description, attribution, licence = LAYER_INFO[layer_id]
     meta = {"id": layer_id, "title": title, "description": description, "attribution": attribution,
             "licence": licence, "style": {"color": LAYER_COLOURS.get(layer_id)}}
+    if layer_id == "boundaries":  # its edges along this box are cuts, not borders (geo.countries: 'unmapped')
+        meta["clip_bbox"] = list(REGION_BBOX)
     return {"type": "FeatureCollection", "metadata": meta, "features": features}
 
 
