@@ -57,12 +57,20 @@ def _cmd_corridor(catalog, args):
           f"{summary['features']} features within")
     if len(table):
         cols = ["layer", "id", "name", "kind", "status", "distance_km", "chainage_km", "inside_length_km"]
+        if table["inside_area_km2"].notna().any():
+            cols.append("inside_area_km2")
         shown = table[cols].assign(status=table["status"].fillna(""))
         print(shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.1f}"))
     for key in ("by_layer", "by_status", "by_country"):
-        parts = [f"{k} {v['features']}" + (f" ({v['length_km']:.1f} km)" if v["length_km"] else "")
-                 for k, v in summary[key].items()]
-        print(f"{key.replace('_', ' ')}: " + "; ".join(parts))
+        print(f"{key.replace('_', ' ')}: " + "; ".join(f"{k} {_group_text(v)}" for k, v in summary[key].items()))
+
+
+def _group_text(entry):
+    """'3' for points, '2 (19.3 km)' for lines, '1 (4,321 km2)' for polygons, summed per unit."""
+    measures = [f"{entry['length_km']:.1f} km" if entry["lines"] else None,
+                f"{entry['area_km2']:,.0f} km2" if entry["polygons"] else None]
+    shown = ", ".join(m for m in measures if m)
+    return f"{entry['features']}" + (f" ({shown})" if shown else "")
 
 
 def _cmd_overlap(catalog, args):

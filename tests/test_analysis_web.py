@@ -306,7 +306,7 @@ def test_csv_and_geojson_exports(client):
     doc = client.get("/api/corridor?layer=tapi&feature=tapi_trunk&width_km=50").get_json()
     csv_text = text(client.get("/export/corridor?layer=tapi&feature=tapi_trunk&width_km=50&format=csv"))
     lines = csv_text.strip().split("\n")
-    assert lines[0] == "layer,id,name,kind,status,countries,distance_km,chainage_km,inside_length_km"
+    assert lines[0] == "layer,id,name,kind,status,countries,distance_km,chainage_km,inside_length_km,inside_area_km2"
     assert len(lines) == len(doc["features"])
     geojson = client.get("/export/corridor?layer=tapi&feature=tapi_trunk&width_km=50&format=geojson").get_json()
     assert geojson == doc

@@ -163,6 +163,8 @@ def corridor_map(catalog, doc, options, *, basemap, searched=()):
                     ("Distance from the route", _km(p["distance_km"])),
                     ("Chainage (km along the route)", _km(p["chainage_km"])),
                     *([("Length inside the band", _km(p["inside_length_km"]))] if p["inside_length_km"] else []),
+                    *([("Area inside the band", f"{p['inside_area_km2']:,.0f} km\u00b2")]
+                      if p.get("inside_area_km2") is not None else []),
                     ("Kind", p["kind"] or "\u2014"), ("Status", p["status"] or "\u2014"),
                     ("Countries", ", ".join(p["countries"] or []) or "\u2014")],
                 note=f"Source: {PLACES_ATTRIBUTION}" if lid == PLACES else None,

@@ -177,7 +177,8 @@ def export_corridor():
         return _download(result.body, GEOJSON, f"{stem}.geojson")
     rows = [{**f["properties"], "countries": ";".join(f["properties"]["countries"] or [])}
             for f in result.doc["features"][1:]]
-    columns = ["layer", "id", "name", "kind", "status", "countries", "distance_km", "chainage_km", "inside_length_km"]
+    columns = ["layer", "id", "name", "kind", "status", "countries", "distance_km", "chainage_km", "inside_length_km",
+               "inside_area_km2"]
     return _download(_csv(rows, columns), "text/csv", f"{stem}.csv")
 
 
@@ -288,8 +289,15 @@ def _corridor_rows(catalog, doc):
         href = None if p["layer"] == PLACES else url_for("pages.layer_map", layer_id=p["layer"], feature=p["id"])
         rows.append({**p, "layer_title": layer_title(catalog, p["layer"]), "href": href,
                      "countries": ", ".join(p["countries"] or []), "distance": _fmt(p["distance_km"]),
-                     "chainage": _fmt(p["chainage_km"]), "inside": _fmt(p["inside_length_km"])})
+                     "chainage": _fmt(p["chainage_km"]), "inside": _inside_text(p)})
     return rows
+
+
+def _inside_text(props):
+    """What of a feature lies inside the band, in its unit: km of a line, km² of a polygon (points: blank)."""
+    if props.get("inside_area_km2") is not None:
+        return f"{props['inside_area_km2']:,.0f} km\u00b2"
+    return _fmt(props["inside_length_km"])
 
 
 def _leg_rows(doc):
