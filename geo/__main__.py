@@ -13,8 +13,8 @@ import json
 import sys
 
 from geo.corridor_report import corridor_geojson, corridor_report, overlap_report
-from geo.network import nearest, route
 from geo.places import find_place
+from geo.routing import nearest, route
 from geo.stats import format_stats, layer_stats
 from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, MapError

@@ -162,7 +162,7 @@ def build_corridor(route, width_km, *, max_piece_km=MAX_PIECE_KM):
     polygon = shapely.make_valid(shapely.union_all(polys)) if len(polys) > 1 else polys[0]
     length = float(dense.part_length_km.sum())
     return Corridor(dense.geometries()[0], width, polygon, geodesic_area_km2(polygon), length, tuple(centres),
-                    dense, LineIndex(dense))
+                    dense, LineIndex.of(dense))
 
 
 def _margin_degrees(corridor):
@@ -210,7 +210,7 @@ def _nearest_shape(corridor, geom):
     result = (d, float(corridor.chainage(near["part"][i], near["chain_km"][i])),
               (near["lon"][i], near["lat"][i]), tuple(own.coords[i]))
     # ... and the route's vertices that could be nearer, to the feature's segments
-    feature = LineIndex(own)
+    feature = LineIndex.of(own)
     reach = d + feature.longest_km + corridor.index.longest_km + 1e-6
     gap, _ = feature.tree.query(ecef_km(corridor.index.coords), k=1, distance_upper_bound=reach)
     close = np.flatnonzero(np.isfinite(gap))

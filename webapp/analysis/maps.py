@@ -39,14 +39,17 @@ PLACES_TITLE = "Places (GeoNames gazetteer)"
 PLACES_ATTRIBUTION = GEONAMES_SOURCE["title"]
 BAND_COLOUR = "#6c3483"
 PLACE_COLOUR = "#2c3e50"
-# Leg colours by mode; the two connector kinds are grey and broken so they never read as infrastructure.
+# Leg colours by mode; sea legs and the three connector kinds are broken lines so they never read as
+# mapped infrastructure (a sea leg is a port-to-port geodesic, connectors are straight hops).
 MODE_STYLE = {
     "road": {"color": "#c0392b", "dashArray": None, "label": "road"},
     "rail": {"color": "#4a235a", "dashArray": None, "label": "rail"},
+    "sea": {"color": "#1a5276", "dashArray": "10 6", "label": "sea leg (port-to-port geodesic)"},
     "gas": {"color": "#e67e22", "dashArray": None, "label": "gas pipeline"},
     "power": {"color": "#2471a3", "dashArray": None, "label": "power line"},
-    "snap": {"color": "#7f8c8d", "dashArray": "6 6", "label": "snapping gap (line ends joined)"},
-    "access": {"color": "#7f8c8d", "dashArray": "2 6", "label": "access (place to network)"},
+    "snap": {"color": "#7f8c8d", "dashArray": "6 6", "label": "connector: snap (line ends joined)"},
+    "transfer": {"color": "#7f8c8d", "dashArray": "1 5", "label": "connector: transfer at an interchange"},
+    "access": {"color": "#7f8c8d", "dashArray": "2 6", "label": "connector: access (place to network)"},
 }
 _ENDS = {"start": ("green", "play"), "end": ("red", "flag-checkered")}
 

@@ -376,8 +376,10 @@ def _route_page(*, embed):
     totals = doc["totals"]
     by_mode = [(MODE_STYLE[m]["label"], _fmt(km)) for m, km in totals["by_mode_km"].items()]
     legs = _leg_rows(doc)
+    split = [("On mapped lines", _fmt(totals["network_km"])), ("Sea legs (geodesic)", _fmt(totals["sea_km"])),
+             (f"Connectors ({len(totals['connectors'])})", _fmt(totals["connector_km"]))]
     return _render("route.html", 200, title=title, map=parts, doc=doc, totals=totals, legs=legs,
-                   by_mode=by_mode,
+                   by_mode=by_mode, split=split,
                    total=_fmt(totals["total_km"]), reported=_fmt(totals["reported_equivalent_km"]),
                    sources=_sources(catalog, [*(leg["layer"] for leg in legs if leg["project"]),
                                               *(_place_layer(p) for p in (q.start, q.end)), BASEMAP_LAYER]),
