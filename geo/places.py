@@ -20,9 +20,8 @@ import numpy as np
 import shapely
 
 from geo.geodesic import distance_km
-from layers.catalog import DATA_DIR
 from layers.errors import BadParameter
-from layers.importers.gazetteer import load_gazetteer, normalise_name, suggest
+from layers.importers.gazetteer import GAZETTEER_CSV, load_gazetteer, normalise_name, suggest
 
 __all__ = [
     "GAZETTEER_CSV",
@@ -35,7 +34,6 @@ __all__ = [
     "find_place",
 ]
 
-GAZETTEER_CSV = DATA_DIR / "raw" / "geonames_cities1000_region.csv"
 PLACE_LAYERS = ("ports", "energy_projects")
 # English names GeoNames files under another primary name (geonames.org/1280849 "Kashi", alt. "Kashgar").
 ALIASES = {"kashgar": ("Kashi", "CN"), "kashghar": ("Kashi", "CN")}

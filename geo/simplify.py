@@ -1,28 +1,43 @@
-"""Display geometry: simplified and quantised per zoom band, for maps only.
+"""Display geometry: simplified and quantised per zoom band, for maps only, within half a pixel.
 
-A web map at zoom ``z`` (256-pixel Web Mercator tiles) shows
-``360 / (256 * 2**z)`` degrees of longitude per pixel, and
-``cos(latitude)`` times that of latitude. Vertices closer together than
-half a pixel cannot be seen, so each geometry is simplified with a
-tolerance of **half a pixel at its most poleward latitude**, in degrees,
-and coordinates are rounded to the decimals that keep the rounding error
-under half a pixel. Together a drawn line moves less than one pixel at
-the top zoom of its band, and half as much one zoom level out.
+A web map at zoom ``z`` draws lon/lat through Web Mercator onto
+``256 * 2**z`` pixels around the world, with straight lines between the
+projected vertices. So geometry is simplified **in that pixel plane**, at
+the band's most detailed zoom, and the stated tolerance is what is drawn:
 
-Zoom bands (:data:`ZOOM_BANDS`; the tolerance comes from the band's top zoom)::
+    no drawn point moves more than :data:`TOLERANCE_PX` (half a pixel) from
+    the full geometry, simplification and coordinate rounding together,
+    at the band's top zoom (and half as far one zoom level out).
 
-    band  zooms   scale of view          tolerance at 30°N   decimals
-    0     0-4     continent / region     0.0381°  (~4.2 km)  2
-    1     5-6     country group          0.0095°  (~1.1 km)  2
-    2     7-8     country                0.0024°  (~260 m)   3
-    3     9-10    province               0.0006°  (~66 m)    3
-    4     11-12   district               0.00015° (~16 m)    4
+Coordinates are rounded to the fewest decimals whose rounding moves a vertex
+at most :data:`ROUNDING_PX` at the layer's poleward latitude
+(:func:`quantise_decimals`); simplification gets the rest of the budget.
+
+- Lines (``shapely.simplify``, topology-preserving Douglas-Peucker, whose
+  drawn error is at most its tolerance) keep every **junction**: a vertex
+  shared by two parts, or a part's end lying on another part (that point is
+  added to the other part), is never removed, so junctions stay closed.
+  Parts that would cross where the full lines do not are simplified again
+  at half the tolerance, then left unsimplified: **no new crossings**.
+  Where rounding makes lines cross (lines closer than a grid step), all
+  parts take one more decimal, so shared junctions still round alike.
+- Polygon coverages (country boundaries sharing edges) are simplified edge
+  by edge: every border and coastline between junctions once, as a line
+  (the same Douglas-Peucker, junctions, crossings), then the faces are
+  polygonized and returned to their polygons, so neighbours keep one
+  common edge and no gaps or overlaps open. (``shapely.coverage_simplify``
+  is Visvalingam-Whyatt, which bounds areas, not distances: it drew borders
+  up to 134 px off at zoom 12.) Other polygons: topology-preserving DP.
+
+Zoom bands (:data:`ZOOM_BANDS`)::
+
+    band  zooms   scale of view          half a pixel at 30°N
+    0     0-4     continent / region     ~4.2 km
+    1     5-6     country group          ~1.1 km
+    2     7-8     country                ~260 m
+    3     9-10    province               ~66 m
+    4     11-12   district               ~16 m
     5     13+     full geometry, 6 decimals (no simplification)
-
-Topology is kept: polygon coverages (country boundaries sharing edges)
-use ``shapely.coverage_simplify`` so neighbours keep one common edge and no
-gaps or overlaps open (quantisation takes one more decimal where the band's
-would open a sliver); lines use ``shapely.simplify(preserve_topology=True)``.
 
 These geometries are for display only. Statistics are never computed on
 them: every length and area in ``geo`` is measured on the layer's full
@@ -35,20 +50,14 @@ import math
 import geopandas as gpd
 import numpy as np
 import shapely
+from scipy.spatial import cKDTree
 
 from layers.errors import BadParameter
 
 __all__ = [
-    "ZOOM_BANDS",
-    "FULL_BAND",
-    "MAX_ZOOM",
-    "zoom_band",
-    "band_zoom",
-    "pixel_degrees",
-    "tolerance_degrees",
-    "quantise_decimals",
-    "display_geometries",
-    "cached_display",
+    "ZOOM_BANDS", "FULL_BAND", "MAX_ZOOM", "TOLERANCE_PX", "ROUNDING_PX", "zoom_band", "band_zoom", "pixel_xy",
+    "pixel_degrees", "tolerance_degrees", "quantise_decimals", "rounding_px",
+    "display_geometries", "cached_display",
 ]
 
 # (first zoom, last zoom) of each band; the last band is full geometry.
@@ -56,9 +65,11 @@ ZOOM_BANDS = ((0, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 22))
 FULL_BAND = len(ZOOM_BANDS) - 1
 MAX_ZOOM = ZOOM_BANDS[-1][1]
 TILE_PIXELS = 256
-# Beyond ~85° Web Mercator has no map; cap so cos(lat) never reaches 0.
-_MAX_LAT = 85.0
+TOLERANCE_PX = 0.5
+ROUNDING_PX = 0.15
+MERCATOR_MAX_LAT = 85.05112878  # Web Mercator's square world ends here
 FULL_DECIMALS = 6
+_RETRIES = 8
 
 
 def _check_zoom(zoom):
@@ -78,10 +89,30 @@ def zoom_band(zoom):
 
 
 def band_zoom(band):
-    """The zoom whose pixel size sets a band's tolerance: the band's most detailed zoom."""
+    """The zoom whose pixels set a band's tolerance: the band's most detailed zoom."""
     if isinstance(band, bool) or not isinstance(band, (int, np.integer)) or not 0 <= band <= FULL_BAND:
         raise BadParameter("zoom_band", f"{band!r} must be a whole number from 0 to {FULL_BAND}")
     return ZOOM_BANDS[int(band)][1]
+
+
+def _world_px(zoom):
+    return TILE_PIXELS * 2.0 ** zoom
+
+
+def pixel_xy(lonlat, zoom):
+    """Web Mercator pixel coordinates at ``zoom`` of (n, 2) lon/lat (latitude clamped to the map's edge)."""
+    lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
+    size = _world_px(zoom)
+    lat = np.radians(np.clip(lonlat[:, 1], -MERCATOR_MAX_LAT, MERCATOR_MAX_LAT))
+    return np.column_stack([size * (lonlat[:, 0] + 180.0) / 360.0,
+                            size * (0.5 - np.log(np.tan(np.pi / 4 + lat / 2)) / (2 * np.pi))])
+
+
+def _lonlat_xy(xy, zoom):
+    size = _world_px(zoom)
+    lon = xy[:, 0] / size * 360.0 - 180.0
+    lat = np.degrees(2 * np.arctan(np.exp(np.pi * (1 - 2 * xy[:, 1] / size))) - np.pi / 2)
+    return np.column_stack([lon, lat])
 
 
 def pixel_degrees(zoom, lat=0.0):
@@ -93,69 +124,225 @@ def pixel_degrees(zoom, lat=0.0):
     >>> round(float(pixel_degrees(0)), 6)
     1.40625
     """
-    lat = np.minimum(np.abs(np.asarray(lat, dtype=float)), _MAX_LAT)
+    lat = np.minimum(np.abs(np.asarray(lat, dtype=float)), MERCATOR_MAX_LAT)
     return 360.0 / (TILE_PIXELS * 2.0 ** zoom) * np.cos(np.radians(lat))
 
 
 def tolerance_degrees(zoom, lat=0.0):
-    """Simplification tolerance (degrees): half a screen pixel at ``zoom``, ``lat``."""
-    return 0.5 * pixel_degrees(zoom, lat)
+    """:data:`TOLERANCE_PX` in degrees of latitude at ``zoom`` and ``lat`` (for choosing a band by degrees)."""
+    return TOLERANCE_PX * pixel_degrees(zoom, lat)
 
 
-def quantise_decimals(zoom):
-    """Decimals to round coordinates to at ``zoom``.
+def rounding_px(zoom, decimals, lat=0.0):
+    """Most a vertex moves on screen (px at ``zoom``) when rounded to ``decimals`` at latitude ``lat``."""
+    per_degree = _world_px(zoom) / 360.0
+    sec = 1.0 / math.cos(math.radians(min(abs(float(lat)), MERCATOR_MAX_LAT)))
+    return 0.5 * 10.0 ** -decimals * per_degree * math.hypot(1.0, sec)
 
-    The grid step ``10**-d`` is at most one pixel of longitude, so the
-    rounding error is at most half a pixel; 6 decimals (~0.1 m) at most.
+
+def quantise_decimals(zoom, lat=0.0):
+    """Fewest decimals whose rounding moves a vertex at most :data:`ROUNDING_PX` at ``zoom`` and ``lat``.
 
     >>> [quantise_decimals(z) for z in (0, 4, 6, 8, 10, 12, 22)]
-    [1, 2, 2, 3, 3, 4, 6]
+    [1, 2, 3, 3, 4, 5, 6]
     """
     zoom = _check_zoom(zoom)
-    per_degree = TILE_PIXELS * 2.0 ** zoom / 360.0
-    return int(min(FULL_DECIMALS, max(1, math.ceil(math.log10(per_degree)))))
+    return next((d for d in range(1, FULL_DECIMALS + 1) if rounding_px(zoom, d, lat) <= ROUNDING_PX), FULL_DECIMALS)
 
 
 def _poleward_lat(geoms):
     bounds = shapely.bounds(geoms)
     with np.errstate(invalid="ignore"):
         lat = np.fmax(np.abs(bounds[:, 1]), np.abs(bounds[:, 3]))
-    return np.nan_to_num(lat, nan=0.0)
+    return float(np.nanmax(np.nan_to_num(lat, nan=0.0), initial=0.0))
 
 
-def _quantise(geoms, decimals, *, keep_valid):
-    """Round coordinates to ``decimals``; where that would collapse a geometry, keep it unrounded."""
-    grid = 10.0 ** -decimals
-    mode = "valid_output" if keep_valid else "pointwise"
-    out = shapely.set_precision(geoms, grid, mode=mode)
-    if not keep_valid:
-        out = shapely.remove_repeated_points(out, 0.0)
-    # a tiny feature rounding to nothing (or one point) must still be drawable and clickable
+def _to_px(geoms, zoom):
+    return shapely.transform(geoms, lambda xy: pixel_xy(xy, zoom))
+
+
+def _to_lonlat(geoms, zoom):
+    return shapely.transform(geoms, lambda xy: _lonlat_xy(xy, zoom))
+
+
+def _dedupe(geoms):
+    """Repeated consecutive vertices removed; a ring that would fall below 4 points is left as it is."""
+    try:
+        return shapely.remove_repeated_points(geoms, 0.0)
+    except shapely.errors.GEOSException:  # one collapsing ring fails the whole array: go one by one
+        out = geoms.copy()
+        for i, g in enumerate(geoms):
+            try:
+                out[i] = shapely.remove_repeated_points(g, 0.0)
+            except shapely.errors.GEOSException:
+                pass
+        return out
+
+
+def _round(geoms, decimals):
+    """Each vertex rounded to ``decimals`` (shared vertices stay shared); where that collapses a geometry, unrounded."""
+    out = _dedupe(shapely.set_precision(geoms, 10.0 ** -decimals, mode="pointwise"))
     collapsed = ~shapely.is_valid(out) | (shapely.is_empty(out) & ~shapely.is_empty(geoms))
     out[collapsed] = geoms[collapsed]
     return out
 
 
-def _simplify_polygons(polys, zoom, decimals):
-    """Polygons simplified as one coverage when they form one, then quantised.
+def _junctions(parts):
+    """Coordinates of every part with the junctions added and flagged: (xy, part of each, pinned)."""
+    xy, part = shapely.get_coordinates(parts, return_index=True)
+    n = len(parts)
+    first = np.r_[0, np.flatnonzero(np.diff(part)) + 1]
+    last = np.r_[first[1:] - 1, len(part) - 1]
+    # a part's end on another part, away from that part's vertices: add the point there
+    ends = np.r_[first, last]
+    tree = shapely.STRtree(parts)
+    e, other = tree.query(shapely.points(xy[ends]), predicate="dwithin", distance=1e-9)
+    sel = part[ends[e]] != other
+    e, other = e[sel], other[sel]
+    along = shapely.line_locate_point(parts[other], shapely.points(xy[ends[e]]))
+    step = np.r_[0.0, np.hypot(*np.diff(xy, axis=0).T)]
+    step[first] = 0.0
+    cum = np.cumsum(step) - np.repeat(np.cumsum(step)[first], np.diff(np.r_[first, len(xy)]))
+    key = np.r_[part + cum / (cum.max() + 1.0 if len(cum) else 1.0) * 0.5, other + along / (cum.max() + 1.0) * 0.5]
+    all_xy = np.r_[xy, xy[ends[e]]]
+    all_part = np.r_[part, other]
+    pinned = np.r_[np.zeros(len(xy), dtype=bool), np.ones(len(e), dtype=bool)]
+    order = np.lexsort((~pinned, key))
+    all_xy, all_part, pinned = all_xy[order], all_part[order], pinned[order]
+    # a vertex shared by two or more parts is a junction too
+    rows = np.column_stack([all_xy, all_part])
+    uniq = np.unique(rows, axis=0)
+    coords, count = np.unique(uniq[:, :2], axis=0, return_counts=True)
+    shared = coords[count > 1]
+    if len(shared):
+        pinned |= (cKDTree(shared).query(all_xy, distance_upper_bound=1e-12)[0] == 0.0)
+    return all_xy, all_part, pinned, n
 
-    Rounding each polygon to the grid can open slivers between neighbours
-    where two of its edges run closer than a grid step; one more decimal
-    at a time is tried until the coverage stays gap- and overlap-free.
+
+def _simplify_parts(xy_px, part, pinned, tolerance):
+    """Douglas-Peucker per chain between pinned vertices (pixel space); per-part ``tolerance``; returns (xy, part)."""
+    start = np.r_[True, part[1:] != part[:-1]]
+    end = np.r_[part[1:] != part[:-1], True]
+    cut = pinned & ~start & ~end  # an interior pinned vertex ends one chain and starts the next
+    reps = np.where(cut, 2, 1)
+    pxy, ppart = np.repeat(xy_px, reps, axis=0), np.repeat(part, reps)
+    new_chain = np.repeat(start, reps)
+    first_copy = np.cumsum(reps) - reps
+    new_chain[first_copy[cut] + 1] = True
+    chain = np.cumsum(new_chain) - 1
+    chain_part = ppart[np.flatnonzero(new_chain)]
+    lines = shapely.linestrings(pxy, indices=chain)
+    simple = shapely.simplify(lines, tolerance[chain_part], preserve_topology=True)
+    sxy, schain = shapely.get_coordinates(simple, return_index=True)
+    chain_start = np.r_[True, schain[1:] != schain[:-1]]
+    part_start = np.r_[True, chain_part[schain][1:] != chain_part[schain][:-1]]
+    keep = ~chain_start | part_start  # the first vertex of a later chain repeats the previous chain's last
+    return sxy[keep], chain_part[schain][keep]
+
+
+def _crossing_parts(full, shown):
+    """Parts of ``shown`` that meet another part more often than in ``full`` (new crossings)."""
+    i, j = shapely.STRtree(shown).query(shown, predicate="intersects")
+    sel = i < j
+    i, j = i[sel], j[sel]
+    if not len(i):
+        return np.zeros(0, dtype=int)
+
+    def meetings(geoms):
+        hit = shapely.intersection(geoms[i], geoms[j])
+        return np.where(shapely.is_empty(hit), 0, shapely.get_num_geometries(hit))
+
+    bad = meetings(shown) > meetings(full)
+    return np.unique(np.r_[i[bad], j[bad]])
+
+
+def _simplified_parts(parts, zoom, decimals, lat):
+    """Parts (LineStrings) simplified in pixel space with junctions kept and no new crossings, then rounded.
+
+    Crossings that simplification makes are undone at half the tolerance;
+    crossings that rounding makes (lines closer than a grid step) take one
+    more decimal for all parts, so shared junctions round alike. Returns
+    ``(parts, decimals used)``.
     """
-    # one tolerance for the whole set, so shared edges simplify identically
-    lat = float(_poleward_lat(polys).max())
-    tol = float(tolerance_degrees(zoom, lat))
-    is_coverage = bool(shapely.coverage_is_valid(polys))
-    if is_coverage:
-        simple = shapely.coverage_simplify(polys, tol)
-    else:  # overlapping polygons (e.g. buffers): simplify each on its own
-        simple = shapely.simplify(polys, tol, preserve_topology=True)
+    xy, part, pinned, n_parts = _junctions(parts)
+    xy_px = pixel_xy(xy, zoom)
+    full_parts = shapely.linestrings(xy, indices=part)  # with the junction points: the same lines
     for digits in range(decimals, FULL_DECIMALS + 1):
-        rounded = _quantise(simple, digits, keep_valid=True)
-        if not is_coverage or shapely.coverage_is_valid(rounded):
-            return rounded
-    return simple
+        tolerance = np.full(n_parts, TOLERANCE_PX - rounding_px(zoom, digits, lat))
+        for _ in range(_RETRIES):
+            sxy, spart = _simplify_parts(xy_px, part, pinned, tolerance)
+            shown = _round(shapely.linestrings(_lonlat_xy(sxy, zoom), indices=spart), digits)
+            bad = _crossing_parts(full_parts, shown)
+            if not len(bad):
+                return shown, digits
+            tolerance[bad] /= 2
+    return _round(full_parts, FULL_DECIMALS), FULL_DECIMALS
+
+
+def _regroup(parts, owner, geoms):
+    """Parts back into geometries of the input's types (LineString / MultiLineString, Polygon / MultiPolygon)."""
+    out = np.empty(len(geoms), dtype=object)
+    multi = np.isin(shapely.get_type_id(geoms), (5, 6))
+    single = ~multi
+    out[single] = parts[np.searchsorted(owner, np.flatnonzero(single))]
+    if multi.any():
+        sel = np.isin(owner, np.flatnonzero(multi))
+        groups = np.unique(owner[sel], return_inverse=True)[1]
+        make = shapely.multilinestrings if shapely.get_type_id(parts[0]) == 1 else shapely.multipolygons
+        out[multi] = make(parts[sel], indices=groups)
+    return out
+
+
+def _simplify_lines(geoms, zoom, decimals, lat):
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    shown, _ = _simplified_parts(parts, zoom, decimals, lat)
+    return _regroup(shown, owner, geoms)
+
+
+def _simplify_coverage(polys, zoom, decimals, lat):
+    """A polygon coverage simplified edge by edge: every border once, as a line, then the faces rebuilt.
+
+    Each shared border and coastline between junctions is simplified like a
+    line (Douglas-Peucker in pixels, junctions kept, no new crossings), so
+    neighbours keep one common edge and the drawn error stays within the
+    tolerance; the faces are polygonized and given back to the polygon they
+    overlap most. None when a polygon would lose its last face.
+    """
+    edges = shapely.get_parts(shapely.line_merge(shapely.union_all(shapely.boundary(polys))))
+    shown, _ = _simplified_parts(edges, zoom, decimals, lat)
+    faces = shapely.get_parts(shapely.polygonize(shown))
+    face_i, poly_i = shapely.STRtree(polys).query(faces, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(faces[face_i], polys[poly_i]))
+    order = np.lexsort((-overlap, face_i))
+    first = order[np.r_[True, face_i[order][1:] != face_i[order][:-1]]] if len(order) else order
+    first = first[overlap[first] > 0]
+    owner, face = poly_i[first], faces[face_i[first]]
+    if len(np.unique(owner)) < len(polys):
+        return None
+    order = np.argsort(owner, kind="stable")
+    out = _regroup(face[order], owner[order], polys)
+    for i in np.flatnonzero(~shapely.is_valid(out)):  # its own faces touch along an edge: dissolve them
+        merged = shapely.coverage_union_all(shapely.get_parts(out[i]))
+        out[i] = shapely.multipolygons(shapely.get_parts(merged)) if shapely.get_type_id(polys[i]) == 6 else merged
+    valid = shapely.is_valid(out).all() and shapely.coverage_is_valid(out)
+    return out if valid else None
+
+
+def _simplify_polygons(polys, zoom, decimals, lat):
+    """Polygons simplified in pixel space, as one coverage when they form one, within the tolerance."""
+    if shapely.coverage_is_valid(polys):
+        out = _simplify_coverage(polys, zoom, decimals, lat)
+        if out is not None:
+            return out
+        for digits in range(decimals, FULL_DECIMALS + 1):  # unsimplified: rounding that keeps the coverage
+            rounded = _round(polys, digits)
+            if shapely.coverage_is_valid(rounded):
+                return rounded
+        return polys
+    # overlapping polygons (e.g. buffers): each on its own, topology-preserving DP
+    simple = _to_lonlat(shapely.simplify(_to_px(polys, zoom), TOLERANCE_PX - rounding_px(zoom, decimals, lat),
+                                         preserve_topology=True), zoom)
+    return _round(simple, decimals)
 
 
 def _simplify(geoms, zoom):
@@ -163,18 +350,17 @@ def _simplify(geoms, zoom):
     out = geoms.copy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     types = shapely.get_type_id(geoms)
-    decimals = quantise_decimals(zoom)
+    lat = _poleward_lat(geoms[present]) if present.any() else 0.0
+    decimals = quantise_decimals(zoom, lat)
     polys = present & np.isin(types, (3, 6))
     lines = present & np.isin(types, (1, 5))
     points = present & np.isin(types, (0, 4))
     if polys.any():
-        out[polys] = _simplify_polygons(geoms[polys], zoom, decimals)
+        out[polys] = _simplify_polygons(geoms[polys], zoom, decimals, lat)
     if lines.any():
-        tol = tolerance_degrees(zoom, _poleward_lat(geoms[lines]))
-        simple = shapely.simplify(geoms[lines], tol, preserve_topology=True)
-        out[lines] = _quantise(simple, decimals, keep_valid=False)
+        out[lines] = _simplify_lines(geoms[lines], zoom, decimals, lat)
     if points.any():
-        out[points] = _quantise(geoms[points], decimals, keep_valid=False)
+        out[points] = _round(geoms[points], decimals)
     rest = present & ~(polys | lines | points)
     if rest.any():  # collections: round only
         out[rest] = shapely.set_precision(geoms[rest], 10.0 ** -decimals, mode="pointwise")
@@ -184,9 +370,10 @@ def _simplify(geoms, zoom):
 def display_geometries(gdf, *, zoom):
     """A copy of ``gdf`` (EPSG:4326) with geometry simplified and quantised for ``zoom``.
 
-    Tolerance is half a pixel at ``zoom`` (see the module docstring); from
-    the full band's first zoom (13) on, geometry is only rounded to 6
-    decimals. Properties are unchanged. For display only: never measure it.
+    Drawn within :data:`TOLERANCE_PX` of the full geometry at ``zoom`` (see
+    the module docstring); from the full band's first zoom (13) on,
+    geometry is only rounded to 6 decimals. Properties are unchanged. For
+    display only: never measure it.
     """
     zoom = _check_zoom(zoom)
     crs = gdf.crs
