@@ -220,7 +220,11 @@ def _junctions(parts):
 
 
 def _simplify_parts(xy_px, part, pinned, tolerance):
-    """Douglas-Peucker per chain between pinned vertices (pixel space); per-part ``tolerance``; returns (xy, part)."""
+    """Douglas-Peucker per chain between pinned vertices (pixel space), per-part ``tolerance``.
+
+    Returns ``(xy, part, chain end)`` of the kept vertices; chain ends are
+    the pinned vertices and each part's two ends.
+    """
     start = np.r_[True, part[1:] != part[:-1]]
     end = np.r_[part[1:] != part[:-1], True]
     cut = pinned & ~start & ~end  # an interior pinned vertex ends one chain and starts the next
@@ -235,48 +239,102 @@ def _simplify_parts(xy_px, part, pinned, tolerance):
     simple = shapely.simplify(lines, tolerance[chain_part], preserve_topology=True)
     sxy, schain = shapely.get_coordinates(simple, return_index=True)
     chain_start = np.r_[True, schain[1:] != schain[:-1]]
-    part_start = np.r_[True, chain_part[schain][1:] != chain_part[schain][:-1]]
+    chain_last = np.r_[schain[1:] != schain[:-1], True]
+    spart = chain_part[schain]
+    part_start = np.r_[True, spart[1:] != spart[:-1]]
     keep = ~chain_start | part_start  # the first vertex of a later chain repeats the previous chain's last
-    return sxy[keep], chain_part[schain][keep]
+    return sxy[keep], spart[keep], (chain_start | chain_last)[keep]
 
 
-def _crossing_parts(full, shown):
-    """Parts of ``shown`` that meet another part more often than in ``full`` (new crossings)."""
-    i, j = shapely.STRtree(shown).query(shown, predicate="intersects")
-    sel = i < j
-    i, j = i[sel], j[sel]
+def _round_parts(xy, part, decimals, exact, out):
+    """Rounded LineStrings written into ``out`` at their part: ``decimals`` per part, :data:`FULL_DECIMALS`
+    where ``exact`` (junctions and chain ends, so every part rounds a shared point alike); a part that
+    would collapse keeps its unrounded vertices."""
+    scale = 10.0 ** np.where(exact, FULL_DECIMALS, decimals[part])[:, None]
+    rounded = np.round(xy * scale) / scale
+    repeat = np.r_[False, (part[1:] == part[:-1]) & (rounded[1:] == rounded[:-1]).all(axis=1)]
+    kept = np.bincount(part[~repeat], minlength=int(part.max()) + 1 if len(part) else 0)
+    collapsed = kept[part] < 2
+    rounded[collapsed] = xy[collapsed]
+    repeat &= ~collapsed
+    return shapely.linestrings(rounded[~repeat], indices=part[~repeat], out=out)
+
+
+class _Shared:
+    """What two full parts share (their intersection, in pixels), computed once per pair and kept."""
+
+    def __init__(self, full, zoom):
+        self.full, self.zoom, self.known = full, zoom, {}
+        shapely.prepare(full)
+
+    def __call__(self, i, j):
+        a, b = np.minimum(i, j), np.maximum(i, j)
+        keys = a.astype(np.int64) * len(self.full) + b
+        todo = np.unique(keys[[k not in self.known for k in keys.tolist()]])
+        if len(todo):
+            ta, tb = todo // len(self.full), todo % len(self.full)
+            meet = shapely.intersects(self.full[ta], self.full[tb])
+            shared = np.full(len(todo), None, dtype=object)
+            shared[meet] = _to_px(shapely.intersection(self.full[ta[meet]], self.full[tb[meet]]), self.zoom)
+            self.known.update(zip(todo.tolist(), shared))
+        return np.array([self.known[k] for k in keys.tolist()], dtype=object)
+
+
+def _new_crossings(shared, shown, changed, zoom):
+    """Parts among ``changed`` whose shown line meets another part more than a pixel from anything the two
+    full parts share (a crossing, touch or overlap of the full lines is not new)."""
+    c, other = shapely.STRtree(shown).query(shown[changed], predicate="intersects")
+    i, j = changed[c], other
+    keep = i != j
+    i, j = i[keep], j[keep]
     if not len(i):
         return np.zeros(0, dtype=int)
-
-    def meetings(geoms):
-        hit = shapely.intersection(geoms[i], geoms[j])
-        return np.where(shapely.is_empty(hit), 0, shapely.get_num_geometries(hit))
-
-    bad = meetings(shown) > meetings(full)
-    return np.unique(np.r_[i[bad], j[bad]])
+    xy, pair = shapely.get_coordinates(shapely.intersection(shown[i], shown[j]), return_index=True)
+    if not len(xy):
+        return np.zeros(0, dtype=int)
+    gap = np.full(len(xy), np.inf)
+    common = shared(i[pair], j[pair])
+    has = ~shapely.is_missing(common)
+    gap[has] = shapely.distance(shapely.points(pixel_xy(xy[has], zoom)), common[has])
+    new = gap > 1.0
+    return np.unique(np.r_[i[pair[new]], j[pair[new]]])
 
 
 def _simplified_parts(parts, zoom, decimals, lat):
     """Parts (LineStrings) simplified in pixel space with junctions kept and no new crossings, then rounded.
 
-    Crossings that simplification makes are undone at half the tolerance;
-    crossings that rounding makes (lines closer than a grid step) take one
-    more decimal for all parts, so shared junctions round alike. Returns
-    ``(parts, decimals used)``.
+    A part that would cross another where the full lines do not is
+    simplified again at half its tolerance (three times), then rounded to
+    one more decimal at a time (rounding moves lines closer than a grid
+    step across each other), then left unsimplified; only the parts that
+    changed are checked again.
     """
     xy, part, pinned, n_parts = _junctions(parts)
     xy_px = pixel_xy(xy, zoom)
     full_parts = shapely.linestrings(xy, indices=part)  # with the junction points: the same lines
-    for digits in range(decimals, FULL_DECIMALS + 1):
-        tolerance = np.full(n_parts, TOLERANCE_PX - rounding_px(zoom, digits, lat))
-        for _ in range(_RETRIES):
-            sxy, spart = _simplify_parts(xy_px, part, pinned, tolerance)
-            shown = _round(shapely.linestrings(_lonlat_xy(sxy, zoom), indices=spart), digits)
-            bad = _crossing_parts(full_parts, shown)
-            if not len(bad):
-                return shown, digits
-            tolerance[bad] /= 2
-    return _round(full_parts, FULL_DECIMALS), FULL_DECIMALS
+    shared = _Shared(full_parts, zoom)
+    digits = np.full(n_parts, decimals)
+    tolerance = TOLERANCE_PX - np.array([rounding_px(zoom, d, lat) for d in digits])
+    halved = np.zeros(n_parts, dtype=int)
+    shown = np.empty(n_parts, dtype=object)
+    changed = np.arange(n_parts)
+    for _ in range(_RETRIES + FULL_DECIMALS):  # each round escalates only the parts still crossing
+        sel = np.isin(part, changed)
+        sxy, spart, ends = _simplify_parts(xy_px[sel], part[sel], pinned[sel], tolerance)
+        _round_parts(_lonlat_xy(sxy, zoom), spart, digits, ends, shown)
+        changed = _new_crossings(shared, shown, changed, zoom)
+        if not len(changed):
+            return shown
+        halve = changed[halved[changed] < 3]
+        tolerance[halve] /= 2
+        halved[halve] += 1
+        finer = changed[(halved[changed] >= 3) & (digits[changed] < FULL_DECIMALS)]
+        finer = np.setdiff1d(finer, halve)
+        digits[finer] += 1
+        last = changed[(digits[changed] >= FULL_DECIMALS) & (halved[changed] >= 3)]
+        tolerance[np.setdiff1d(last, np.r_[halve, finer])] = 0.0
+    shown[changed] = full_parts[changed]  # still crossing: as they are
+    return shown
 
 
 def _regroup(parts, owner, geoms):
@@ -295,7 +353,7 @@ def _regroup(parts, owner, geoms):
 
 def _simplify_lines(geoms, zoom, decimals, lat):
     parts, owner = shapely.get_parts(geoms, return_index=True)
-    shown, _ = _simplified_parts(parts, zoom, decimals, lat)
+    shown = _simplified_parts(parts, zoom, decimals, lat)
     return _regroup(shown, owner, geoms)
 
 
@@ -309,7 +367,7 @@ def _simplify_coverage(polys, zoom, decimals, lat):
     overlap most. None when a polygon would lose its last face.
     """
     edges = shapely.get_parts(shapely.line_merge(shapely.union_all(shapely.boundary(polys))))
-    shown, _ = _simplified_parts(edges, zoom, decimals, lat)
+    shown = _simplified_parts(edges, zoom, decimals, lat)
     faces = shapely.get_parts(shapely.polygonize(shown))
     face_i, poly_i = shapely.STRtree(polys).query(faces, predicate="intersects")
     overlap = shapely.area(shapely.intersection(faces[face_i], polys[poly_i]))
