@@ -11,9 +11,8 @@ previous country's km end.
 
 Labels: ISO alpha-3 codes, :data:`OUTSIDE` (sea, or land in no polygon)
 and :data:`UNMAPPED` (beyond the rectangle the boundaries layer was clipped
-to: its metadata ``clip_bbox``, which :func:`boundaries_for` attaches to
-the GeoDataFrame as ``attrs["clip_bbox"]``; Natural Earth is cut to
-44-90°E, 5-50°N). Moving in or out of UNMAPPED is not a border crossing:
+to: its metadata ``clip_bbox``, which the catalogue attaches to the
+GeoDataFrame's ``attrs``; Natural Earth is cut to 44-90°E, 5-50°N). Moving in or out of UNMAPPED is not a border crossing:
 the clip edge is an artefact, not a border.
 """
 
@@ -34,8 +33,13 @@ _EPS = 1e-9
 
 
 def clip_sides(boundaries):
-    """The clip rectangle of a boundaries GeoDataFrame as {west, south, east, north} (None: not clipped)."""
-    bbox = getattr(boundaries, "attrs", {}).get("clip_bbox")
+    """The clip rectangle of a boundaries GeoDataFrame as {west, south, east, north} (None: not clipped).
+
+    Read from ``attrs["clip_bbox"]``, else from the layer metadata the
+    catalogue attaches (``attrs["metadata"]["clip_bbox"]``).
+    """
+    attrs = getattr(boundaries, "attrs", {}) or {}
+    bbox = attrs.get("clip_bbox") or (attrs.get("metadata") or {}).get("clip_bbox")
     if bbox is None:
         return {"west": None, "south": None, "east": None, "north": None}
     west, south, east, north = (float(v) for v in bbox)
@@ -43,17 +47,8 @@ def clip_sides(boundaries):
 
 
 def boundaries_for(catalog, layer_id="boundaries"):
-    """The catalogue's boundaries layer with its ``clip_bbox`` in ``attrs`` (None without the layer); memoised."""
-    if layer_id not in catalog:
-        return None
-
-    def load():
-        layer = catalog.layer(layer_id)
-        gdf = layer.gdf.copy()
-        gdf.attrs = {**layer.gdf.attrs, "clip_bbox": layer.meta.get("clip_bbox")}
-        return gdf
-
-    return catalog.memo(("geo.countries.boundaries", layer_id), load)
+    """The catalogue's country boundaries (their metadata, with ``clip_bbox``, in ``attrs``), or None."""
+    return catalog.layer(layer_id).gdf if layer_id in catalog else None
 
 
 def _beyond(lon, lat, sides):
