@@ -111,7 +111,8 @@ def _cmd_route(catalog, args):
     else:
         t = result["totals"]
         used = [m for m in t["modes"] if m in t["by_mode_km"]] or t["modes"]
-        print(f"{t['from']['name']} -> {t['to']['name']} by {t['commodity']} over {', '.join(used)}: "
+        commodity = f" ({t['commodity']})" if t["commodity"] not in used else ""
+        print(f"{t['from']['name']} -> {t['to']['name']} over {', '.join(used)}{commodity}: "
               f"{t['total_km']:.1f} km = {t['network_km']:.1f} on mapped lines + {t['sea_km']:.1f} at sea + "
               f"{t['connector_km']:.1f} in {_count(len(t['connectors']), 'connector')}; {_count(t['legs'], 'leg')}")
         table = _legs_table(result)

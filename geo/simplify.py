@@ -14,9 +14,11 @@ at most :data:`ROUNDING_PX` at the layer's poleward latitude
 (:func:`quantise_decimals`); simplification gets the rest of the budget.
 
 - Lines (``shapely.simplify``, topology-preserving Douglas-Peucker, whose
-  drawn error is at most its tolerance) keep every **junction**: a vertex
-  shared by two parts, or a part's end lying on another part (that point is
-  added to the other part), is never removed, so junctions stay closed.
+  drawn error is at most its tolerance) keep every **junction**: where a
+  part's end lies on another part (that point is added to the other part),
+  and where parts that share vertices meet or part (the ends of a shared
+  run; along it both parts simplify the same chain alike), no vertex is
+  removed, so junctions stay closed.
   Parts that would cross where the full lines do not are simplified again
   at half the tolerance, then left unsimplified: **no new crossings**.
   Where rounding makes lines cross (lines closer than a grid step), all
@@ -50,7 +52,6 @@ import math
 import geopandas as gpd
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
 
 from layers.errors import BadParameter
 
@@ -209,13 +210,19 @@ def _junctions(parts):
     pinned = np.r_[np.zeros(len(xy), dtype=bool), np.ones(len(e), dtype=bool)]
     order = np.lexsort((~pinned, key))
     all_xy, all_part, pinned = all_xy[order], all_part[order], pinned[order]
-    # a vertex shared by two or more parts is a junction too
-    rows = np.column_stack([all_xy, all_part])
-    uniq = np.unique(rows, axis=0)
-    coords, count = np.unique(uniq[:, :2], axis=0, return_counts=True)
-    shared = coords[count > 1]
-    if len(shared):
-        pinned |= (cKDTree(shared).query(all_xy, distance_upper_bound=1e-12)[0] == 0.0)
+    # where parts share vertices, the ends of each shared run are junctions: the set of parts holding a
+    # vertex changes there (inside a shared run both parts simplify the same chain between the same pins)
+    coords, group = np.unique(all_xy, axis=0, return_inverse=True)
+    group = group.ravel()
+    pairs = np.unique(np.column_stack([group, all_part]), axis=0)
+    weight = np.random.default_rng(0).integers(1, 2**62, size=n, dtype=np.int64)  # a hash of each part set
+    set_hash = np.zeros(len(coords), dtype=np.int64)
+    np.add.at(set_hash, pairs[:, 0], weight[pairs[:, 1]])
+    holders = np.bincount(pairs[:, 0], minlength=len(coords))
+    h = set_hash[group]
+    same_prev = np.r_[False, (all_part[1:] == all_part[:-1]) & (h[1:] == h[:-1])]
+    same_next = np.r_[(all_part[1:] == all_part[:-1]) & (h[1:] == h[:-1]), False]
+    pinned |= (holders[group] > 1) & ~(same_prev & same_next)
     return all_xy, all_part, pinned, n
 
 

@@ -212,7 +212,8 @@ def format_stats(stats, fmt):
             "sinuosity", "length_by_country_km", "vertex_count"]
     table = flat[cols if fmt == "table" else STAT_COLUMNS].copy()
     for col, digits in _DIGITS.items():
-        table[col] = [("" if pd.isna(v) else f"{v:.{digits}f}") for v in table[col]] if col in table else None
+        if col in table:
+            table[col] = [("" if pd.isna(v) else f"{v:.{digits}f}") for v in table[col]]
     table = table.fillna("")
     if fmt == "md":
         head = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
