@@ -12,8 +12,9 @@ previous country's km end.
 Labels: ISO alpha-3 codes, :data:`OUTSIDE` (sea, or land in no polygon)
 and :data:`UNMAPPED` (beyond the rectangle the boundaries layer was clipped
 to: its metadata ``clip_bbox``, which the catalogue attaches to the
-GeoDataFrame's ``attrs``; Natural Earth is cut to 44-90°E, 5-50°N). Moving in or out of UNMAPPED is not a border crossing:
-the clip edge is an artefact, not a border.
+GeoDataFrame's ``attrs``; Natural Earth is cut to 44-90°E, 5-50°N). Moving
+in or out of UNMAPPED is not a border crossing: the clip edge is an
+artefact, not a border.
 """
 
 import numpy as np
