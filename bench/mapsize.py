@@ -22,7 +22,8 @@ import shapely
 
 from bench.common import GEM_PIPELINES, Row, fmt_bytes, fmt_s, gem_layers_dir, median_s, time_calls
 from bench.servers import webapp_ready
-from geo.simplify import band_zoom, cached_display, pixel_xy, zoom_band
+from geo.pixels import pixel_xy
+from geo.simplify import band_zoom, cached_display, zoom_band
 from layers.catalog import Catalog
 
 __all__ = ["NAME", "REGION_ZOOM", "SLIM_COLUMNS", "overview_html", "run"]
