@@ -247,7 +247,7 @@ def _leg(seq, net, kind, mode, project, name, coords, km, from_km):
 
 def _totals(legs, total):
     def km(kinds):
-        return round(sum(leg["properties"]["km"] for leg in legs if leg["properties"]["type"] in kinds), 3)
+        return round(float(sum(leg["properties"]["km"] for leg in legs if leg["properties"]["type"] in kinds)), 3)
 
     by_mode, projects = {}, {}
     for leg in legs:
