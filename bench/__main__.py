@@ -17,6 +17,9 @@ BENCHES = {
     "bbox": "bench.bbox_index",
     "api": "bench.api",
     "peers": "bench.peers",
+    "gis": "bench.gis",
+    "tiledmap": "bench.tiledmap",
+    "clients": "bench.clients",
 }
 
 

@@ -56,15 +56,20 @@ from geo.pixels import (
     MAX_ZOOM,
     TOLERANCE_PX,
     check_zoom,
+    pixel_degrees,
     quantise_decimals,
     rounding_px,
     to_lonlat,
     to_px,
+    tolerance_degrees,
 )
 from geo.simplify_lines import simplified_parts
 from layers.errors import BadParameter
 
-__all__ = ["ZOOM_BANDS", "FULL_BAND", "zoom_band", "band_zoom", "display_geometries", "cached_display"]
+# The pixel helpers live in geo.pixels; MAX_ZOOM, pixel_degrees, tolerance_degrees and quantise_decimals are
+# re-exported because this module offered them before the split.
+__all__ = ["ZOOM_BANDS", "FULL_BAND", "MAX_ZOOM", "zoom_band", "band_zoom", "pixel_degrees", "tolerance_degrees",
+           "quantise_decimals", "display_geometries", "cached_display"]
 
 # (first zoom, last zoom) of each band; the last band is full geometry.
 ZOOM_BANDS = ((0, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, MAX_ZOOM))

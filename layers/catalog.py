@@ -16,6 +16,7 @@ import numpy as np
 import shapely
 
 from layers.errors import FeatureNotFound, LayerInvalid, LayerNotFound
+from layers.integrity import check_integrity
 from layers.schema import LAYER_ID_RE, REGION_BBOX, validate_features, validate_metadata
 
 __all__ = ["DATA_DIR", "BUILTIN_LAYERS_DIR", "Layer", "Catalog", "read_layer_file"]
@@ -66,7 +67,12 @@ def _parse_geometry(feature, file):
 
 
 def read_layer_file(path, *, region=REGION_BBOX, builtin=True):
-    """Read and validate one GeoJSON layer file; return a :class:`Layer`."""
+    """Read and validate one GeoJSON layer file; return a :class:`Layer`.
+
+    A file whose metadata records a feature count and content hash must
+    match them (:func:`layers.integrity.check_integrity`); built-in layers
+    must date their facts (``require_dates`` of the schema).
+    """
     path = Path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -82,9 +88,12 @@ def read_layer_file(path, *, region=REGION_BBOX, builtin=True):
     features = doc.get("features")
     if not isinstance(features, list):
         raise LayerInvalid(path, None, "'features' must be a list")
+    check_integrity(meta, features, path)
     props = [f.get("properties") if isinstance(f, dict) else None for f in features]
     geoms = np.array([_parse_geometry(f, path) for f in features], dtype=object)
-    validate_features(props, geoms, path, region=region)
+    validate_features(props, geoms, path, region=region, require_dates=builtin)
+    # every output (API, OGC API, downloads, tiles) follows RFC 7946 §3.1.6, user layers included
+    geoms = shapely.orient_polygons(geoms, exterior_cw=False)
     gdf = gpd.GeoDataFrame(props, geometry=geoms, crs="EPSG:4326") if props else gpd.GeoDataFrame(
         {"id": []}, geometry=[], crs="EPSG:4326"
     )

@@ -10,7 +10,7 @@ from shapely import LineString, MultiLineString, Point, box
 from geo.__main__ import main as geo_cli
 from geo.countries import OUTSIDE, UNMAPPED, border_crossings, country_of_points, length_by_country_km
 from geo.geodesic import distance_km
-from geo.stats import feature_stats, format_stats, layer_stats, layer_summary
+from geo.stats import STAT_COLUMNS, feature_stats, format_stats, layer_stats, layer_summary
 
 
 @pytest.fixture
@@ -203,3 +203,12 @@ def test_polygons_measure_area_and_summaries_count_by_unit(two_countries):
     assert (summary["features"], summary["points"], summary["lines"], summary["polygons"]) == (3, 1, 1, 1)
     assert summary["length_km"] == pytest.approx(float(distance_km(69, 30, 71, 30)), abs=1e-3)
     assert summary["area_km2"] == pytest.approx(stats["area_km2"].iloc[0], abs=0.1)
+
+
+def test_stat_columns_order_is_the_table_order(catalog):
+    stats = layer_stats(catalog, "tapi")
+    assert list(stats.columns) == STAT_COLUMNS
+    # Later columns were appended (dated facts, then per-part sinuosity and area): earlier ones keep their positions.
+    assert STAT_COLUMNS[4] == "geodesic_length_km" and STAT_COLUMNS[12:] == [
+        "status_as_of", "status_source_title", "status_source_url", "geometry_quality", "sinuosity_by_part",
+        "area_km2"]

@@ -129,7 +129,10 @@ def type_features(rows, geoms, *, gem_type, max_segment_km=DEFAULT_MAX_SEGMENT_K
         try:
             if gem_type == "gas_pipeline":
                 name = row["project"] + (f" ({unit})" if unit else "")
-                feat = gem.pipeline_feature(clean, fid=fid, geometry=geom, max_segment_km=max_segment_km, name=name)
+                # quality is judged on the route as GEM gives it, not on the densified line
+                feat = gem.pipeline_feature(clean, fid=fid, geometry=geom,
+                                            source_geometry=gem.parse_route(row["route"]),
+                                            max_segment_km=max_segment_km, name=name)
             else:
                 feat = gem.point_feature(clean, kind=kind, fid=fid)
         except ImportFailed as exc:
