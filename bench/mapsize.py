@@ -10,11 +10,10 @@ bytes, and the largest displacement of any route, in screen pixels.
 "Served" is the web app's own map of the layer (``/embed/<id>``, the map
 alone, and ``/map/<id>``, the page with its route table), built in-process:
 the zoom band its initial view needs, slim properties with a shared style
-table, popups fetched on click, plus the offline vector basemap that naive
-folium does not have (its bytes are shown separately).
+table, popups fetched on click, plus the options of the offline vector
+basemap that naive folium does not have (its countries are fetched per zoom
+band, not inlined; its bytes are shown separately).
 """
-
-import re
 
 import folium
 import numpy as np
@@ -53,6 +52,15 @@ def _drawn_px(full, shown, zoom):
     return float(np.max(shapely.hausdorff_distance(px(full), px(shown), densify=0.25)))
 
 
+def _inline_json(html, call):
+    """The JSON text of the object passed after the map to the first ``call(map_…, {…}`` in the page."""
+    import json
+
+    start = html.index("{", html.index(f"= {call}("))
+    _, end = json.JSONDecoder().raw_decode(html, start)
+    return html[start:end]
+
+
 def _served(layers_dir, full):
     """Bytes of the web app's served map of the GEM layer: (embed page, map page, layer data, basemap, band, px)."""
     import json
@@ -65,9 +73,8 @@ def _served(layers_dir, full):
     client = app.test_client()
     embed = client.get(f"/embed/{GEM_PIPELINES}", headers={"Accept-Encoding": "identity"}).get_data(as_text=True)
     page = client.get(f"/map/{GEM_PIPELINES}", headers={"Accept-Encoding": "identity"}).get_data()
-    found = dict(re.findall(r"var ((?:feature_layer|vector_basemap)_\w+?)_data = (\{.*?\});\n", embed))
-    layer_data = next(v for k, v in found.items() if k.startswith("feature_layer"))
-    basemap = next(v for k, v in found.items() if k.startswith("vector_basemap"))
+    layer_data = _inline_json(embed, "MapSvc.featureLayer")
+    basemap = _inline_json(embed, "MapSvc.vectorBasemap")  # its options; the countries are fetched per band
     zoom = fit_zoom(app.extensions["catalog"].layer(GEM_PIPELINES).bbox)
     shown = shapely.from_geojson([json.dumps(f["geometry"]) for f in json.loads(layer_data)["features"]])
     px = _drawn_px(full.geometry.values, shown, zoom)
@@ -127,7 +134,7 @@ def run(*, budget_s=60.0):
               f"({sizes['naive'] / embed:.2f}x fewer than naive; band {served_band} for its initial zoom {zoom}, "
               f"largest displacement {px:.2f} px there)")
         print(f"    of which layer data {fmt_bytes(data)} ({sizes['naive'] / data:.2f}x fewer than naive), "
-              f"vector basemap {fmt_bytes(basemap)}, the rest {fmt_bytes(embed - data - basemap)}")
+              f"vector basemap options {fmt_bytes(basemap)}, the rest {fmt_bytes(embed - data - basemap)}")
         print(f"    without the basemap (naive has none) {fmt_bytes(embed - basemap)}   "
               f"({sizes['naive'] / (embed - basemap):.2f}x fewer than naive)")
         print(f"  served /map/{GEM_PIPELINES} (with the 1,174-row route table) {fmt_bytes(page)}")
