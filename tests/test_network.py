@@ -1,8 +1,8 @@
 """The connectivity network: snapping, modes, paths, nearest port (geo.network)."""
 
-import geopandas as gpd
 import numpy as np
 import pytest
+from network_fixtures import fwd, layer
 from shapely import LineString, MultiLineString
 
 from geo.geodesic import GEOD, distance_km, line_length_km
@@ -10,18 +10,6 @@ from geo.network import build_network, network_for
 from geo.places import Place
 from geo.routing import nearest, parse_modes, route, shortest_path
 from layers.errors import BadParameter, NoPath
-
-
-def fwd(lon, lat, az, km):
-    x, y, _ = GEOD.fwd(lon, lat, az, km * 1000)
-    return float(x), float(y)
-
-
-def layer(*features):
-    """A layer GeoDataFrame from (id, kind, geometry[, extra props]) tuples."""
-    rows = [{"id": f[0], "name": f[0].upper(), "kind": f[1], "status": "operating", **(f[3] if len(f) > 3 else {})}
-            for f in features]
-    return gpd.GeoDataFrame(rows, geometry=[f[2] for f in features], crs="EPSG:4326")
 
 
 def place(name, lonlat):

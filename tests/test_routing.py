@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from network_fixtures import fwd, layer
 from shapely import LineString, Point, box
 
 from geo.geodesic import GEOD, distance_km
@@ -14,18 +15,6 @@ from geo.routing import nearest, route, shortest_path
 from layers.errors import NoPath
 
 PROPERTY = settings(max_examples=25, deadline=None, derandomize=True)
-
-
-def fwd(lon, lat, az, km):
-    x, y, _ = GEOD.fwd(lon, lat, az, km * 1000)
-    return float(x), float(y)
-
-
-def layer(*features):
-    """A layer GeoDataFrame from (id, kind, geometry[, extra props]) tuples."""
-    rows = [{"id": f[0], "name": f[0].upper(), "kind": f[1], "status": "operating", **(f[3] if len(f) > 3 else {})}
-            for f in features]
-    return gpd.GeoDataFrame(rows, geometry=[f[2] for f in features], crs="EPSG:4326")
 
 
 def place(name, lonlat, **extra):
