@@ -313,3 +313,35 @@ def test_offline_basemap_labels_cities_without_collisions_and_limits_zoom(live_s
             assert not (a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]), (a, b)
     assert page.locator(".leaflet-mapsvc-basemap-pane path").count() > 30  # countries and rivers
     assert page.evaluate("() => window.mapsvc.map.getMaxZoom()") == 10
+
+
+def test_year_slider_shows_what_each_project_was_in_that_year(live_server, browsing):
+    """Iran–Pakistan from its dated histories: in 2014 Iran's section operated (since 2011), Pakistan's was under
+    construction (ground-breaking March 2013), the India extension had no status yet; today Pakistan's is shelved."""
+    page = browsing().new_page()
+    page.goto(live_server.url + "/map/iran_pakistan_pipeline")
+    wait_for_map(page)
+    iran, pakistan, india = "iran_pakistan_iran_section", "iran_pakistan_pakistan_section", "iran_pakistan_india"
+    assert _drawn_ids(page, "iran_pakistan_pipeline") == sorted([iran, pakistan, india])
+    page.check("input[data-filter=year-on]")
+    page.locator("input[data-filter=year]").fill("2014")
+    page.wait_for_function("() => document.querySelector('[data-filter=year-out]').textContent === '2014'")
+    assert _drawn_ids(page, "iran_pakistan_pipeline") == sorted([iran, pakistan])
+    row = page.locator(f'#feature-table tr[data-id="{pakistan}"] [data-cell=status]')
+    assert row.text_content().strip() == "construction"
+    assert page.locator(f'#feature-table tr[data-id="{india}"]').is_hidden()
+    summary = page.locator("#feature-summary").text_content()
+    assert summary.startswith("2 of 3 ") and "construction 1" in summary and "operating 1" in summary
+    legend = page.evaluate("() => Object.fromEntries(Array.from(document.querySelectorAll("
+                           "'.mapsvc-legend li[data-status]')).map(li => [li.dataset.status, !li.hidden]))")
+    assert legend == {"operating": True, "construction": True, "shelved": False, "cancelled": False}
+    assert parse_qs(urlsplit(page.url).query)["year"] == ["2014"]
+    again = browsing().new_page()  # the permalink carries the year: the server renders the same table
+    again.goto(page.url)
+    wait_for_map(again)
+    assert again.locator("#feature-summary").text_content() == summary
+    assert _drawn_ids(again, "iran_pakistan_pipeline") == sorted([iran, pakistan])
+    page.locator("input[data-filter=year]").fill("2026")
+    page.wait_for_function("() => document.querySelector('[data-filter=year-out]').textContent === '2026'")
+    assert row.text_content().strip() == "shelved"
+    assert _drawn_ids(page, "iran_pakistan_pipeline") == sorted([iran, pakistan, india])

@@ -25,11 +25,11 @@ from folium.plugins import MiniMap
 from markupsafe import Markup
 
 from geo.pixels import quantise_decimals, tolerance_degrees
-from geo.simplify import ZOOM_BANDS, band_zoom, cached_display
+from geo.simplify import ZOOM_BANDS, band_zoom
 from layers.errors import BadParameter, ImportFailed
 from layers.importers.ne_basemap import NE_BASEMAP_SOURCE, read_places, read_rivers
 from webapp.api.httpcache import not_modified
-from webapp.maps.display import BASEMAP_LAYER, _feature_collection, _script_json
+from webapp.maps.display import _feature_collection, _script_json, basemap_countries_js
 from webapp.maps.elements import _template, attribution_parts
 
 __all__ = ["BASEMAP_PANE", "LABEL_PANE", "OFFLINE_BANDS", "OFFLINE_MAX_ZOOM", "BasemapMiniMap", "NoTilesLayer",
@@ -57,18 +57,7 @@ def _band(value):
 
 def countries_json(catalog, band):
     """Country polygons of zoom band ``band`` with ``name`` and a label point ``_label`` [lon, lat] (script-safe)."""
-
-    def compute():
-        if BASEMAP_LAYER not in catalog:
-            return _script_json('{"type":"FeatureCollection","features":[]}')
-        gdf = catalog.layer(BASEMAP_LAYER).gdf
-        shown = cached_display(catalog, BASEMAP_LAYER, band).geometry.to_numpy()
-        labels = shapely.get_coordinates(shapely.point_on_surface(gdf.geometry.to_numpy()))
-        props = [{"name": str(name), "_label": [round(float(x), 3), round(float(y), 3)]}
-                 for name, (x, y) in zip(gdf["name"], labels)]
-        return _script_json(_feature_collection(shapely.to_geojson(shown), props))
-
-    return catalog.memo(("webapp.basemap.countries", band), compute)
+    return basemap_countries_js(catalog, band)
 
 
 def places_json(catalog):

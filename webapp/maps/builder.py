@@ -241,7 +241,10 @@ def _legend(catalog, layer_ids):
             kinds = sorted(set(layer.gdf["kind"]))
             row["icon"] = point_icon(kinds[0]) if len(kinds) == 1 else "circle"
             row["marker_hex"] = pin_colour(layer.id, row["colour"])[1]
+    # statuses of today and of every dated history: the year filter draws lines in their past status
     present = {s for lay in layers for s in lay.gdf["status"].dropna()}
+    present |= {entry.get("status") for lay in layers if "status_history" in lay.gdf
+                for history in lay.gdf["status_history"] if isinstance(history, list) for entry in history}
     statuses = [s for s in entries["statuses"] if s["status"] in present]
     present_q = {q for lay in layers for q in lay.gdf["geometry_quality"].dropna()}
     return elements.Legend(layers=entries["layers"], statuses=statuses, schematic="schematic" in present_q,

@@ -321,7 +321,12 @@ def basemap_geojson(catalog, *, tolerance_deg):
     from :func:`geo.simplify.cached_display`. Measurement never uses it (it
     reads the layer itself).
     """
-    band = basemap_band(tolerance_deg)
+    return basemap_countries_js(catalog, basemap_band(tolerance_deg))
+
+
+def basemap_countries_js(catalog, band):
+    """Country polygons of zoom band ``band`` with ``name`` and a label point ``_label`` [lon, lat], as
+    script-safe JSON (memoised per band)."""
 
     def compute():
         if BASEMAP_LAYER not in catalog:
