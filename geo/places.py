@@ -20,10 +20,9 @@ import numpy as np
 import shapely
 
 from geo.geodesic import distance_km
-from layers.catalog import DATA_DIR
 from layers.errors import BadParameter
 from layers.importers.common import ISO3_BY_ISO2
-from layers.importers.gazetteer import load_corrections, load_gazetteer, normalise_name, suggest
+from layers.importers.gazetteer import GAZETTEER_CSV, load_corrections, load_gazetteer, normalise_name, suggest
 
 __all__ = [
     "GAZETTEER_CSV",
@@ -36,7 +35,6 @@ __all__ = [
     "find_place",
 ]
 
-GAZETTEER_CSV = DATA_DIR / "raw" / "geonames_cities1000_region.csv"
 PLACE_LAYERS = ("ports", "energy_projects")
 # English names GeoNames files under another primary name: the [[alias]] entries of the one gazetteer
 # corrections file (data/raw/gazetteer_corrections.toml), e.g. "Kashgar" -> "Kashi", CN.

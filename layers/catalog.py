@@ -97,6 +97,7 @@ def read_layer_file(path, *, region=REGION_BBOX, builtin=True):
     gdf = gpd.GeoDataFrame(props, geometry=geoms, crs="EPSG:4326") if props else gpd.GeoDataFrame(
         {"id": []}, geometry=[], crs="EPSG:4326"
     )
+    gdf.attrs["metadata"] = meta  # travels with the frame: e.g. the boundaries' clip_bbox (geo.countries)
     positions = {fid: i for i, fid in enumerate(gdf["id"])}
     return Layer(id=meta["id"], meta=meta, gdf=gdf, path=path, builtin=builtin, positions=positions)
 

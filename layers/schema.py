@@ -38,6 +38,8 @@ KINDS = (
     "gas_pipeline", "power_line", "road", "rail", "port", "power_plant",
     "lng_terminal", "substation", "converter_station", "steel_mill",
     "education", "coal_mine", "country",
+    # transport interchanges (geo.network): where goods may change between road, rail and sea
+    "dry_port", "station", "border_crossing",
 )
 STATUSES = ("operating", "construction", "proposed", "shelved", "cancelled", "mothballed", "retired")
 GEOMETRY_QUALITIES = ("traced", "approximate", "schematic", "point")

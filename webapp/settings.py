@@ -96,9 +96,9 @@ SETTINGS: tuple[Setting, ...] = (
             "when it opens instead of embedding all of them in the page (a popup is about 3 KB; "
             "self-contained exports always embed).", _positive_int),
     Setting("DISPLAY_SIMPLIFY_MIN_VERTICES", 5000, "Layers with more vertices than this are drawn on served maps "
-            "from display geometry simplified per zoom band (half a pixel, quantised), and the map fetches a finer "
-            "band from /api/layers/<id>/display as it zooms in; smaller layers and self-contained exports embed "
-            "full geometry. Statistics always use the full geometry.", _positive_int),
+            "from display geometry simplified per zoom band (drawn within half a pixel, rounding included), and the "
+            "map fetches a finer band from /api/layers/<id>/display as it zooms in; smaller layers and "
+            "self-contained exports embed full geometry. Statistics always use the full geometry.", _positive_int),
     Setting("API_CACHE_MB", 64, "Memory budget in megabytes for serialised filtered or paged GeoJSON responses "
             "kept for repeat requests (least recently used dropped first; 0 disables).", _non_negative_float),
     Setting("PAGE_CACHE_MB", 32, "Memory budget in megabytes for whole rendered HTML pages (maps, embeds) kept per "

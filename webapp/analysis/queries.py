@@ -27,18 +27,9 @@ from geo.corridor_report import (
     parse_feature_ref,
     parse_layer_list,
 )
-from geo.network import (
-    DEFAULT_ATTACH_KM,
-    DEFAULT_SNAP_KM,
-    MAX_ATTACH_KM,
-    MODES,
-    SNAP_MAX_KM,
-    nearest,
-    network_for,
-    parse_modes,
-    shortest_path,
-)
+from geo.network import DEFAULT_ATTACH_KM, DEFAULT_SNAP_KM, MAX_ATTACH_KM, MODES, SNAP_MAX_KM, network_for
 from geo.places import Place, find_place
+from geo.routing import nearest, parse_modes, shortest_path
 from layers.errors import BadParameter, NoPath
 from layers.index import capped_limit
 from webapp.analysis.maps import PLACES_ATTRIBUTION

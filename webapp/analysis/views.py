@@ -305,8 +305,15 @@ def _corridor_rows(catalog, doc):
         href = None if p["layer"] == PLACES else url_for("pages.layer_map", layer_id=p["layer"], feature=p["id"])
         rows.append({**p, "layer_title": layer_title(catalog, p["layer"]), "href": href,
                      "countries": ", ".join(p["countries"] or []), "distance": _fmt(p["distance_km"]),
-                     "chainage": _fmt(p["chainage_km"]), "inside": _fmt(p["inside_length_km"])})
+                     "chainage": _fmt(p["chainage_km"]), "inside": _inside_text(p)})
     return rows
+
+
+def _inside_text(props):
+    """What of a feature lies inside the band, in its unit: km of a line, km² of a polygon (points: blank)."""
+    if props.get("inside_area_km2") is not None:
+        return f"{props['inside_area_km2']:,.0f} km\u00b2"
+    return _fmt(props["inside_length_km"])
 
 
 def _leg_rows(doc):
@@ -385,8 +392,10 @@ def _route_page(*, embed):
     totals = doc["totals"]
     by_mode = [(MODE_STYLE[m]["label"], _fmt(km)) for m, km in totals["by_mode_km"].items()]
     legs = _leg_rows(doc)
+    split = [("On mapped lines", _fmt(totals["network_km"])), ("Sea legs (geodesic)", _fmt(totals["sea_km"])),
+             (f"Connectors ({len(totals['connectors'])})", _fmt(totals["connector_km"]))]
     return _render("route.html", 200, title=title, map=parts, doc=doc, totals=totals, legs=legs,
-                   by_mode=by_mode,
+                   by_mode=by_mode, split=split,
                    total=_fmt(totals["total_km"]), reported=_fmt(totals["reported_equivalent_km"]),
                    sources=_sources(catalog, [*(leg["layer"] for leg in legs if leg["project"]),
                                               *(_place_layer(p) for p in (q.start, q.end)), BASEMAP_LAYER]),

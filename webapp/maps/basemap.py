@@ -24,7 +24,8 @@ from folium.map import Layer
 from folium.plugins import MiniMap
 from markupsafe import Markup
 
-from geo.simplify import ZOOM_BANDS, band_zoom, quantise_decimals, tolerance_degrees
+from geo.pixels import quantise_decimals, tolerance_degrees
+from geo.simplify import ZOOM_BANDS, band_zoom
 from layers.errors import BadParameter, ImportFailed
 from layers.importers.ne_basemap import NE_BASEMAP_SOURCE, read_places, read_rivers
 from webapp.api.httpcache import not_modified
@@ -87,7 +88,7 @@ def rivers_json(catalog, band):
         features = [f for f in features if f["properties"]["min_zoom"] <= zoom + 1]
         geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in features])
         simple = shapely.simplify(geoms, float(tolerance_degrees(zoom, 40.0)))
-        simple = shapely.set_precision(simple, 10.0 ** -quantise_decimals(zoom), mode="pointwise")
+        simple = shapely.set_precision(simple, 10.0 ** -quantise_decimals(zoom, 40.0), mode="pointwise")
         props = [{"name": f["properties"]["name"], "rank": f["properties"]["rank"]} for f in features]
         return _script_json(_feature_collection(shapely.to_geojson(simple), props))
 

@@ -21,7 +21,8 @@ import numpy as np
 import shapely
 from markupsafe import Markup
 
-from geo.simplify import FULL_BAND, band_zoom, cached_display, tolerance_degrees
+from geo.pixels import tolerance_degrees
+from geo.simplify import FULL_BAND, band_zoom, cached_display
 from geo.stats import layer_stats, layer_summary, records
 from layers.schema import PROPERTIES, REGION_BBOX, latest_status
 from layers.styles import HALO_QUALITIES, QUALITY_STYLE, layer_colour, line_style
