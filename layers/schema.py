@@ -7,6 +7,7 @@ entry. Validation names the file, the feature and the problem.
 
 import math
 import re
+from typing import NamedTuple
 
 import numpy as np
 import shapely
@@ -20,6 +21,9 @@ __all__ = [
     "GEOMETRY_QUALITIES",
     "PROPERTIES",
     "LAYER_ID_RE",
+    "Problem",
+    "feature_problems",
+    "first_non_finite",
     "validate_metadata",
     "validate_features",
 ]
@@ -31,8 +35,10 @@ KINDS = (
     "gas_pipeline", "power_line", "road", "rail", "port", "power_plant",
     "lng_terminal", "substation", "converter_station", "steel_mill",
     "education", "coal_mine", "country",
+    "other",  # user data whose kind is not recognisable (the original value is kept in source_kind)
 )
-STATUSES = ("operating", "construction", "proposed", "shelved", "cancelled", "mothballed", "retired")
+# "unknown": user data that states no status we recognise (never invented as "operating")
+STATUSES = ("operating", "construction", "proposed", "shelved", "cancelled", "mothballed", "retired", "unknown")
 GEOMETRY_QUALITIES = ("traced", "schematic", "point")
 LAYER_ID_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 ISO3_RE = re.compile(r"^[A-Z]{3}$")
@@ -78,8 +84,26 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def first_non_finite(value):
+    """The first NaN/Infinity number inside a nested JSON value (as text), or None; iterative, no recursion."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return repr(item)
+        if isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+    return None
+
+
 def _property_problem(props):
     """Return the first schema problem of one feature's properties, or None."""
+    for key, value in props.items():
+        bad = first_non_finite(value)
+        if bad is not None:
+            return f"property {key!r} holds {bad}: numbers must be finite (use null for 'no value')"
     for key, (required, _) in PROPERTIES.items():
         if required and key not in props:
             return f"missing property {key!r}"
@@ -112,12 +136,38 @@ def _property_problem(props):
     return None
 
 
+def _coordinate_problems(geoms, ok):
+    """Problems of geometries whose coordinates are not finite WGS84 lon/lat (first bad value named)."""
+    problems = {}
+    coords, owner = shapely.get_coordinates(geoms[ok], return_index=True)
+    if not len(coords):
+        return problems
+    x, y = coords[:, 0], coords[:, 1]
+    bad = ~np.isfinite(x) | ~np.isfinite(y) | (np.abs(x) > 180) | (np.abs(y) > 90)
+    where = np.flatnonzero(ok)
+    for i in np.flatnonzero(bad):
+        geom_at = where[owner[i]]
+        if geom_at in problems:
+            continue
+        lon, lat = float(x[i]), float(y[i])
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            problems[geom_at] = f"coordinate ({lon!r}, {lat!r}) is not a finite number"
+        elif abs(lon) > 180:
+            problems[geom_at] = f"longitude {lon:g} is outside -180..180 (coordinate ({lon:g}, {lat:g}))"
+        else:
+            problems[geom_at] = f"latitude {lat:g} is outside -90..90 (coordinate ({lon:g}, {lat:g}))"
+    return problems
+
+
 def _geometry_problems(geoms, qualities, region):
     """Return an array of problem strings (None where the geometry is fine)."""
     problems = np.full(len(geoms), None, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     problems[missing] = "geometry is missing or empty"
     ok = ~missing
+    for at, problem in _coordinate_problems(geoms, ok).items():
+        problems[at] = problem
+        ok[at] = False
     invalid = ok & ~shapely.is_valid(geoms)
     problems[invalid] = [f"invalid geometry: {shapely.is_valid_reason(g)}" for g in geoms[invalid]]
     ok &= ~invalid
@@ -136,25 +186,50 @@ def _geometry_problems(geoms, qualities, region):
     return problems
 
 
+class Problem(NamedTuple):
+    """One problem of one feature: which (its id, or ``#n`` when it has none), what, and whether
+    ``shapely.make_valid`` can repair it."""
+
+    feature: str | None
+    problem: str
+    repairable: bool = False
+
+
+def feature_problems(features, geoms, *, region=REGION_BBOX):
+    """Every problem of the features (property dicts) and their geometries, in feature order.
+
+    The same checks as :func:`validate_features`, but collected: an import
+    preview lists them all. Coordinates must be finite WGS84 lon/lat.
+    """
+    found, seen = [], set()
+    for i, props in enumerate(features):
+        if not isinstance(props, dict):
+            found.append(Problem(f"#{i + 1}", "properties must be an object"))
+            continue
+        fid = props.get("id") if isinstance(props.get("id"), str) else f"#{i + 1}"
+        problem = _property_problem(props)
+        if problem:
+            found.append(Problem(fid, problem))
+        elif fid in seen:
+            found.append(Problem(fid, "duplicate id in layer"))
+        seen.add(fid)
+    qualities = np.array([p.get("geometry_quality") if isinstance(p, dict) else None for p in features], dtype=object)
+    problems = _geometry_problems(np.asarray(geoms, dtype=object), qualities, region)
+    for i, problem in enumerate(problems):
+        if problem is not None:
+            props = features[i] if isinstance(features[i], dict) else {}
+            fid = props.get("id") if isinstance(props.get("id"), str) else f"#{i + 1}"
+            found.append(Problem(fid, problem, repairable=problem.startswith("invalid geometry")))
+    return found
+
+
 def validate_features(features, geoms, file, *, region=REGION_BBOX):
     """Validate feature property dicts and their shapely geometries.
 
     ``features`` is the list of property dicts, ``geoms`` the matching array
-    of geometries. Raises :class:`LayerInvalid` at the first problem.
+    of geometries. Raises :class:`LayerInvalid` naming ``file``, the feature
+    and the problem at the first problem (:func:`feature_problems` lists all).
     """
-    seen = set()
-    for props in features:
-        fid = props.get("id") if isinstance(props, dict) else None
-        if not isinstance(props, dict):
-            raise LayerInvalid(file, fid, "properties must be an object")
-        problem = _property_problem(props)
-        if problem:
-            raise LayerInvalid(file, fid, problem)
-        if fid in seen:
-            raise LayerInvalid(file, fid, "duplicate id in layer")
-        seen.add(fid)
-    qualities = np.array([p["geometry_quality"] for p in features], dtype=object)
-    problems = _geometry_problems(np.asarray(geoms, dtype=object), qualities, region)
-    for props, problem in zip(features, problems):
-        if problem is not None:
-            raise LayerInvalid(file, props["id"], problem)
+    problems = feature_problems(features, geoms, region=region)
+    if problems:
+        raise LayerInvalid(file, problems[0].feature, problems[0].problem)
