@@ -4,12 +4,22 @@ Apps are session-scoped: the catalogue and its memoised statistics are
 built once, which keeps the web tests fast.
 """
 
+import atexit
 import json
+import os
 import re
+import shutil
+import tempfile
 
 import pytest
 
 from webapp import create_app
+
+# Every app a test builds (and every server it starts) keeps its store in a throw-away directory of this
+# test process, never in the repository's instance/ folder. Tests that write make their own DATA_DIR.
+_DATA_DIR = tempfile.mkdtemp(prefix="mapsvc-test-data-")
+os.environ.setdefault("MAPSVC_DATA_DIR", _DATA_DIR)
+atexit.register(shutil.rmtree, _DATA_DIR, ignore_errors=True)
 
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_URL = "javascript:alert(document.cookie)"

@@ -6,6 +6,8 @@
     python -m webapp export --layers tapi --out tapi.png [--format png|svg] [--width 1600 --height 1000]
     python -m webapp export --stats --layers tapi,casa1000 --format csv|json|md [--out FILE]
     python -m webapp export --corridor tapi:tapi_trunk --width-km 50 [--with places,ports] --out corridor.html
+    python -m webapp import FILE --user NAME [--public] [--replace ID] ...   (see webapp.imports.cli)
+    python -m webapp user add NAME | user list | token create NAME | store check | store backup FILE | layers
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def build_parser():
     """The argparse parser of ``python -m webapp``."""
     parser = argparse.ArgumentParser(prog="python -m webapp", description="Map service for the corridor layers.")
     parser.add_argument("--layers-dir", action="append", default=[], metavar="DIR",
-                        help="extra folder of user GeoJSON layers (repeatable)")
+                        help="extra folder of layers in any supported format (repeatable)")
     sub = parser.add_subparsers(dest="command")
     serve_p = sub.add_parser("serve", help="serve the maps and the API (default command)")
     serve_p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
@@ -40,7 +42,7 @@ def build_parser():
     serve_p.add_argument("--trusted-proxy", metavar="ADDR",
                          help="with --production: address of the reverse proxy whose X-Forwarded-* headers to trust")
     serve_p.add_argument("--layers-dir", action="append", default=[], metavar="DIR", dest="sub_layers_dir",
-                         help="extra folder of user GeoJSON layers (repeatable)")
+                         help="extra folder of layers in any supported format (repeatable)")
     export_p = sub.add_parser("export", help="write a self-contained HTML map, a PNG/SVG map, or statistics")
     export_p.add_argument("--layers", help="comma-separated layer ids (default: every layer but boundaries)")
     export_p.add_argument("--out", help="output file (statistics default to standard output)")
@@ -54,22 +56,57 @@ def build_parser():
     export_p.add_argument("--width", type=int, help="png/svg width in pixels")
     export_p.add_argument("--height", type=int, help="png/svg height in pixels")
     export_p.add_argument("--layers-dir", action="append", default=[], metavar="DIR", dest="sub_layers_dir",
-                          help="extra folder of user GeoJSON layers (repeatable)")
+                          help="extra folder of layers (repeatable)")
+    from webapp.imports.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
 def warm_up(app):
-    """Compute every layer's statistics and render the overview once, so no visitor waits for them."""
-    with app.test_request_context("/"):
-        from webapp.maps.builder import MapSpec, cached_map, drawing_order, overview_layer_ids
-        from webapp.maps.display import stats_payload
+    """Compute the layers' statistics and render the overview, so that no visitor waits for them.
 
-        catalog = app.extensions["catalog"]
-        for layer_id in catalog.ids:
-            stats_payload(catalog, layer_id)
+    Layers of at most ``WARM_UP_MAX_VERTICES`` vertices (all the built-in
+    ones) are done before the port opens; larger layers -- and the overview
+    when it shows one -- in a background thread after it opens, so start-up
+    stays short (a request meanwhile waits for the same single computation).
+    Returns that thread, or None. ``WARM_UP_MAX_VERTICES = 0`` skips warm-up.
+    """
+    import threading
+
+    import shapely
+
+    limit = app.config["WARM_UP_MAX_VERTICES"]
+    if not limit:
+        return None
+    from webapp.maps.builder import MapSpec, cached_map, drawing_order, overview_layer_ids
+    from webapp.maps.display import stats_payload
+
+    catalog = app.extensions["catalog"]
+    big = [lay.id for lay in catalog if int(shapely.get_num_coordinates(lay.gdf.geometry.values).sum()) > limit]
+    with app.test_request_context("/"):
         # the key the overview page asks for (pages._spec): layers in drawing order
-        layer_ids = drawing_order(catalog, overview_layer_ids(catalog))
-        cached_map(MapSpec(layer_ids, app.config["DEFAULT_BASEMAP"], None))
+        overview = MapSpec(drawing_order(catalog, overview_layer_ids(catalog)), app.config["DEFAULT_BASEMAP"], None)
+        for layer_id in catalog.ids:
+            if layer_id not in big:
+                stats_payload(catalog, layer_id)
+        if not set(big) & set(overview.layer_ids):
+            cached_map(overview)
+            overview = None
+    if not big:
+        return None
+
+    def later():
+        with app.test_request_context("/"):
+            for layer_id in big:
+                stats_payload(catalog, layer_id)
+            if overview is not None:
+                cached_map(overview)
+        print(f"warm-up done: statistics of {', '.join(big)}", file=sys.stderr)
+
+    thread = threading.Thread(target=later, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def production_waitress_options(*, threads, trusted_proxy=None):
@@ -121,8 +158,8 @@ def run_export(app, args):
         catalog = app.extensions["catalog"]
         layer_ids = parse_layer_ids(args.layers, catalog) if args.layers else overview_layer_ids(catalog)
         if args.corridor:
-            from webapp.analysis.views import corridor_html
             from webapp.analysis.queries import corridor_query
+            from webapp.analysis.views import corridor_html
 
             if (fmt or "html") != "html" or out is None:
                 raise ValueError("--corridor writes a self-contained HTML map: give --out FILE.html")
@@ -172,7 +209,11 @@ def main(argv=None):
                   threads=getattr(args, "threads", 8), production=production,
                   trusted_proxy=getattr(args, "trusted_proxy", None))
             return 0
-        return run_export(app, args)
+        if command == "export":
+            return run_export(app, args)
+        from webapp.imports.cli import run
+
+        return run(app, args)
     except (MapError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

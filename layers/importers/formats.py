@@ -215,7 +215,8 @@ def _ogr_layers(data, name, fmt, limits, *, layer_names=None):
         except Exception as exc:  # noqa: BLE001 - GDAL's error text is the most precise description
             raise LayerInvalid(name, None, f"GDAL cannot read it as {FORMAT_NAMES[fmt]}: {exc}") from None
         out = []
-        for layer in layer_names or listed:
+        # a name not in the file (a single layer is called after the file) reads all; the caller picks
+        for layer in [n for n in (layer_names or ()) if n in listed] or listed:
             info = pyogrio.read_info(data, layer=layer)
             _check_counts(f"{name}: {layer}", int(info["features"] or 0), 0, limits)
             gdf = pyogrio.read_dataframe(data, layer=layer, force_2d=True, on_invalid="ignore")
@@ -303,13 +304,13 @@ def _pick(columns, names):
     return next((lower[n] for n in names if n in lower), None)
 
 
-def _csv(data, name, limits):
+def _csv(data, name, limits, only=None):
     text = decode_text(data, name)
     header = next(csv.reader(io.StringIO(text[:65536])), [])
     if GEM_COLUMNS <= {h.strip() for h in header}:
         from layers.importers.gem_user import raw_layers_from_text
 
-        return raw_layers_from_text(text, name)
+        return raw_layers_from_text(text, name, only=only)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as exc:
@@ -344,12 +345,13 @@ def _csv(data, name, limits):
                      problems=problems)]
 
 
-def read_layers(data, name, limits):
+def read_layers(data, name, limits, *, only=None):
     """Every layer in the file ``data`` (bytes) called ``name``, as :class:`RawLayer`\\ s.
 
     Raises :class:`~layers.errors.LayerInvalid` (422) or
     :class:`~layers.errors.TooLarge` (413) naming the file for anything that
     makes the whole file unusable; per-feature problems are collected.
+    ``only``: read just the layer of that name when the format allows.
     """
     if len(data) > limits.max_bytes:
         raise TooLarge(name, None, f"{len(data) / 2**20:,.1f} MB; the limit is {limits.max_bytes / 2**20:g} MB")
@@ -359,7 +361,7 @@ def read_layers(data, name, limits):
     if fmt == "geojson":
         layers = _geojson(data, name, limits)
     elif fmt in ("gpkg", "fgb"):
-        layers = _ogr_layers(data, name, fmt, limits)
+        layers = _ogr_layers(data, name, fmt, limits, layer_names=[only] if only and fmt == "gpkg" else None)
     elif fmt in ("zip", "kmz"):
         members = read_zip(data, name, max_unpacked_bytes=limits.max_unpacked_bytes)
         if fmt == "kmz":
@@ -374,7 +376,7 @@ def read_layers(data, name, limits):
     elif fmt == "parquet":
         layers = _parquet(data, name, limits)
     else:
-        layers = _csv(data, name, limits)
+        layers = _csv(data, name, limits, only)
     for layer in layers:
         vertices = int(shapely.get_num_coordinates(layer.geometries).sum()) if len(layer.geometries) else 0
         _check_counts(f"{name}: {layer.name}" if len(layers) > 1 else name, len(layer.geometries), vertices, limits)

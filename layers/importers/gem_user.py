@@ -38,7 +38,7 @@ from layers.build import write_layer
 from layers.catalog import layer_from_document
 from layers.errors import BadParameter, ImportFailed, MapError
 from layers.importers import gem
-from layers.importers.common import ISO3_BY_NAME, dedupe_ids, slug
+from layers.importers.common import ISO3_BY_NAME, dedupe_ids, make_feature, slug
 from layers.index import parse_bbox, validate_bbox
 from layers.schema import Problem
 
@@ -209,8 +209,10 @@ def type_features(rows, geoms, *, gem_type, max_segment_km=DEFAULT_MAX_SEGMENT_K
         clean = {**row, "countries": ", ".join(n for n in _split(row["countries"]) if n in ISO3_BY_NAME)}
         try:
             if gem_type == "gas_pipeline":
-                name = row["project"] + (f" ({unit})" if unit else "")
-                feat = gem.pipeline_feature(clean, fid=fid, geometry=geom, max_segment_km=max_segment_km, name=name)
+                # the geometry is densified already (select_rows, all routes at once): not again per route
+                props = gem._base_properties(clean, fid, "gas_pipeline", "traced")
+                props["name"] = row["project"] + (f" ({unit})" if unit else "")
+                feat = make_feature(geom, props)
             else:
                 feat = gem.point_feature(clean, kind=kind, fid=fid)
         except ImportFailed as exc:
@@ -284,11 +286,12 @@ def import_gem(csv_path, out_dir, *, types=None, countries=None, bbox=None, pref
     return report
 
 
-def raw_layers_from_text(text, name, *, prefix="gem"):
+def raw_layers_from_text(text, name, *, prefix="gem", only=None):
     """The GEM CSV ``text`` (uploaded as ``name``) as raw layers, one per GEM type, for the import preview.
 
     Each carries the importer's own metadata and schema properties; refused
-    rows are listed as problems by row number.
+    rows are listed as problems by row number. ``only``: just that layer
+    (``gas_pipelines``, ``lng_terminals``, ``gas_power_plants``).
     """
     from layers.importers.formats import RawLayer
 
@@ -298,6 +301,8 @@ def raw_layers_from_text(text, name, *, prefix="gem"):
         raise ImportFailed(str(name), exc.problem) from None
     layers = []
     for gem_type, (suffix, _, _) in LAYER_TYPES.items():
+        if only is not None and suffix != only:
+            continue
         picked, geoms, skipped, found = select_rows(rows, gem_type=gem_type)
         if not picked and not found:
             continue

@@ -203,12 +203,13 @@ def _to_wgs84(raw):
     finite = xy[np.isfinite(xy).all(axis=1)]
     lonlat_like = not len(finite) or (np.abs(finite[:, 0]).max() <= 180 and np.abs(finite[:, 1]).max() <= 90)
     if raw.crs is None:
-        if lonlat_like:
-            return geoms, ["the file names no CRS: coordinates read as WGS84 longitude/latitude"], []
+        if lonlat_like:  # GeoJSON is WGS84 lon/lat by definition (RFC 7946): only other formats get a note
+            return geoms, [] if raw.fmt == "geojson" else [
+                "the file names no CRS: coordinates read as WGS84 longitude/latitude"], []
         big = float(np.abs(finite).max())
         return geoms, [], [Problem(None, f"unknown CRS: the file names no coordinate system and its coordinates "
                                          f"(up to {big:,.0f}) are not longitude/latitude; add a .prj or a crs "
-                                         "to the file")]
+                                         "to the file, or reproject it to WGS84")]
     try:
         crs = pyproj.CRS.from_user_input(raw.crs)
     except pyproj.exceptions.CRSError:
@@ -348,6 +349,9 @@ def infer_candidate(raw, filename, options=None):
     meta = _metadata(raw, filename, options)
     geoms, notes, problems = _to_wgs84(raw)
     notes = list(raw.notes) + notes
+    if problems:  # no usable coordinates: every feature would repeat the CRS problem
+        return Candidate(name=raw.name, fmt=raw.fmt, meta=meta, properties=[dict(p) for p in raw.properties],
+                         geometries=raw.geometries, labels=list(raw.labels), problems=problems, notes=notes)
     geoms = np.asarray(shapely.force_2d(geoms), dtype=object)
     bad_at = {}
     for p in raw.problems:

@@ -93,7 +93,7 @@ def read_candidates(path, filename, limits, options=None, *, extra_files=None, d
             for member, content in extra_files.items():
                 out.writestr(member, content)
         data, filename = packed.getvalue(), str(Path(filename).with_suffix(".zip"))
-    raws = read_layers(data, filename, limits)
+    raws = read_layers(data, filename, limits, only=options.layer)
     if options.layer is not None:
         chosen = [r for r in raws if r.name == options.layer]
         if not chosen:

@@ -240,6 +240,10 @@ class Store(ABC):
         """The account with this id or name, or None."""
 
     @abstractmethod
+    def users(self) -> list[UserRecord]:
+        """Every account, by name."""
+
+    @abstractmethod
     def set_password(self, user_id: int, password_hash: str, *, actor: str) -> None:
         """Replace an account's password hash."""
 

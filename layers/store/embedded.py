@@ -320,6 +320,10 @@ class EmbeddedStore(Store):
         return _user(self._conn().execute(f"SELECT id, name, password_hash, created_at FROM users WHERE {column} = ?",
                                           (value,)).fetchone())
 
+    def users(self):
+        return [_user(r) for r in self._conn().execute(
+            "SELECT id, name, password_hash, created_at FROM users ORDER BY name")]
+
     def set_password(self, user_id, password_hash, *, actor):
         with self._write() as db:
             db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))

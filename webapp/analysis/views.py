@@ -111,13 +111,15 @@ def _map_options(self_contained):
 
 def _corridor_parts(catalog, q, basemap, *, self_contained=False):
     result = corridor_result(catalog, q)
-    return current_app.extensions[_MAPS].get(("corridor", q, basemap, self_contained), lambda: corridor_map(
+    key = ("corridor", q, basemap, self_contained, catalog.fingerprint((q.layer, *q.with_layers)))
+    return current_app.extensions[_MAPS].get(key, lambda: corridor_map(
         catalog, result.doc, _map_options(self_contained), basemap=basemap, searched=q.with_layers))
 
 
 def _route_parts(catalog, q, basemap, *, self_contained=False):
     result = route_result(catalog, q)
-    return current_app.extensions[_MAPS].get(("route", q, basemap, self_contained), lambda: route_map(
+    key = ("route", q, basemap, self_contained, catalog.fingerprint())
+    return current_app.extensions[_MAPS].get(key, lambda: route_map(
         catalog, result.doc, _map_options(self_contained), basemap=basemap))
 
 

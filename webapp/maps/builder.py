@@ -24,10 +24,10 @@ from folium import plugins
 from markupsafe import Markup
 
 from geo.simplify import ZOOM_BANDS, zoom_band
-from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, FeatureNotFound
 from layers.schema import REGION_BBOX
 from layers.styles import layer_colour, legend_entries, point_icon
+from webapp.catalog import current_catalog
 from webapp.maps import elements
 from webapp.maps.display import BASEMAP_LAYER, basemap_geojson, layer_display_js
 
@@ -402,15 +402,9 @@ class MapCache:
 # --- Flask glue ---------------------------------------------------------------
 
 def init_app(app):
-    """Load and validate the catalogue once, and set up the rendered-map cache.
-
-    Built-in layers plus ``LAYERS_DIRS``; a broken layer file stops start-up
-    with :class:`~layers.errors.LayerInvalid` naming file, feature and problem.
-    """
+    """Set up the rendered-map cache and the map options (the catalogue is :mod:`webapp.catalog`'s)."""
     parse_basemap(app.config["DEFAULT_BASEMAP"], default="osm")  # a bad setting fails at start-up
-    catalog = Catalog.from_dirs(BUILTIN_LAYERS_DIR, app.config["LAYERS_DIRS"])
     root = (app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
-    app.extensions["catalog"] = catalog
     app.extensions["map_cache"] = MapCache(app.config["MAP_CACHE_SIZE"])
     app.extensions["map_options"] = MapOptions(
         tiles_url=app.config["TILES_URL"], tiles_attribution=app.config["TILES_ATTRIBUTION"],
@@ -419,11 +413,6 @@ def init_app(app):
         display_url=f"{root}/api/layers/{{layer}}/display?zoom_band={{band}}",
         simplify_min_vertices=app.config["DISPLAY_SIMPLIFY_MIN_VERTICES"],
     )
-
-
-def current_catalog():
-    """The catalogue of the app handling this request."""
-    return current_app.extensions["catalog"]
 
 
 def cached_map(spec, *, self_contained=False):
@@ -435,5 +424,7 @@ def cached_map(spec, *, self_contained=False):
     if self_contained:
         options = replace(options, popup_url=None, display_url=None)
     catalog = current_catalog()
+    # the layers' versions are part of the key: a replaced layer is never drawn from its old map
     return current_app.extensions["map_cache"].get(
-        (spec, self_contained), lambda: render_parts(build_map(catalog, spec, options)))
+        (spec, self_contained, catalog.fingerprint(spec.layer_ids)),
+        lambda: render_parts(build_map(catalog, spec, options)))

@@ -87,7 +87,7 @@ def country_names(catalog):
         gdf = catalog.layer(BASEMAP_LAYER).gdf
         return dict(zip(gdf["id"], gdf["name"]))
 
-    return catalog.memo(("webapp.country-names",), compute)
+    return catalog.memo(("webapp.country-names",), compute, layers=(BASEMAP_LAYER,))
 
 
 def _text(value):
@@ -276,4 +276,4 @@ def basemap_geojson(catalog, *, tolerance_deg):
                  for name, (x, y) in zip(gdf["name"], labels)]
         return _script_json(_feature_collection(shapely.to_geojson(shown), props))
 
-    return catalog.memo(("webapp.basemap", band), compute)
+    return catalog.memo(("webapp.basemap", band), compute, layers=(BASEMAP_LAYER,))
