@@ -17,6 +17,7 @@ BENCHES = {
     "bbox": "bench.bbox_index",
     "api": "bench.api",
     "peers": "bench.peers",
+    "startup": "bench.startup",
 }
 
 

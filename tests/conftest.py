@@ -105,3 +105,40 @@ def embedded_layers():
         return found
 
     return parse
+
+
+# --- accounts and imports -------------------------------------------------------------------------------
+
+_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+PASSWORD = "correct horse battery"
+
+
+def make_user(app, name, password=PASSWORD):
+    from webapp.accounts.auth import hash_password
+
+    return app.extensions["store"].create_user(name, hash_password(password), actor="test")
+
+
+def sign_in(app, name, password=PASSWORD):
+    """A test client signed in as ``name`` (created if new): ``(client, csrf token, user record)``."""
+    user = app.extensions["store"].user(name=name) or make_user(app, name, password)
+    client = app.test_client()
+    page = client.get("/account/login").get_data(as_text=True)
+    token = _CSRF.search(page).group(1)
+    response = client.post("/account/login", data={"name": name, "password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    # signing in starts a new session (no fixation): the pages from now on carry a new token
+    token = _CSRF.search(client.get("/import").get_data(as_text=True)).group(1)
+    return client, token, user
+
+
+@pytest.fixture(scope="module")
+def store_app(tmp_path_factory):
+    """An app with its own empty store, and the small global body limit uploads must not be bound by."""
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path_factory.mktemp("store")),
+                       "MAX_CONTENT_LENGTH": 1 << 20})
+
+
+@pytest.fixture(scope="module")
+def signed_in(store_app):
+    return sign_in(store_app, "alice")

@@ -90,9 +90,10 @@ SETTINGS: tuple[Setting, ...] = (
             "skipped and listed on /status.", _positive_int),
     Setting("LAYER_FILE_TIME_BUDGET_S", 300, "Seconds one layer-folder file may take to read at start-up "
             "before it is skipped (listed on /status).", _non_negative_float),
-    Setting("WARM_UP_MAX_VERTICES", 500_000, "At start-up, statistics are computed ahead only for layers with "
-            "at most this many vertices; larger layers compute them on first request (so start-up with a "
-            "5-million-vertex layer stays short). 0 turns warm-up off.", _positive_int),
+    Setting("WARM_UP_MAX_VERTICES", 50_000, "Layers of at most this many vertices (every built-in one, the "
+            "whole GEM pipeline file) get their statistics computed and the overview rendered before the port "
+            "opens; larger layers in a background thread after it opens, so start-up with a 5-million-vertex "
+            "layer stays short. 0 turns warm-up off.", _positive_int),
     Setting("DEFAULT_BASEMAP", "osm", "Basemap when a page has no ?basemap=: 'osm', 'topo', 'hot' "
             "(tiles, need network) or 'none' (the offline vector basemap only)."),
     Setting("TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
