@@ -86,22 +86,26 @@ def _is_number(value):
 
 def first_non_finite(value):
     """The first NaN/Infinity number inside a nested JSON value (as text), or None; iterative, no recursion."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else repr(value)
+    if not isinstance(value, (list, tuple, dict)):
+        return None
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return repr(item)
-        if isinstance(item, dict):
-            stack.extend(reversed(list(item.values())))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(reversed(item))
+        for v in (item.values() if isinstance(item, dict) else item):
+            if isinstance(v, float):
+                if not math.isfinite(v):
+                    return repr(v)
+            elif isinstance(v, (list, tuple, dict)):
+                stack.append(v)
     return None
 
 
 def _property_problem(props):
     """Return the first schema problem of one feature's properties, or None."""
     for key, value in props.items():
-        bad = first_non_finite(value)
+        bad = first_non_finite(value) if isinstance(value, (float, list, dict)) else None
         if bad is not None:
             return f"property {key!r} holds {bad}: numbers must be finite (use null for 'no value')"
     for key, (required, _) in PROPERTIES.items():

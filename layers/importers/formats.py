@@ -202,7 +202,13 @@ def _cell(value):
 def frame_properties(frame):
     """A DataFrame's rows as JSON-ready dicts (NaN, NaT, binary -> None), empty columns dropped."""
     frame = frame.loc[:, [c for c in frame.columns if frame[c].notna().any()]]
-    return [{str(k): _cell(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    frame.columns = [str(c) for c in frame.columns]
+    rows = frame.to_dict(orient="records")
+    for row in rows:
+        for k, v in row.items():
+            if not isinstance(v, str):  # text (most CSV cells) is already JSON-ready
+                row[k] = _cell(v)
+    return rows
 
 
 def _ogr_layers(data, name, fmt, limits, *, layer_names=None):

@@ -141,11 +141,11 @@ def preview(app, staged, options=None):
 def _free_id(store, wanted, reserved, *, explicit):
     if not LAYER_ID_RE.match(wanted or ""):
         raise BadParameter("layer_id", f"{wanted!r} must be 1-64 lower-case letters, digits or _")
-    if wanted in reserved:
+    if wanted in reserved and explicit:
         raise BadParameter("layer_id", f"{wanted!r} is reserved (a built-in or folder layer, or the gazetteer "
                                        "'places'); choose another id")
     taken = {record.id for record in store.list_layers()}
-    if wanted not in taken:
+    if wanted not in taken and wanted not in reserved:
         return wanted
     if explicit:
         raise StoreConflict(f"layer id {wanted!r} is not available; choose another")
