@@ -94,7 +94,8 @@ def run():
     try:
         t0 = time.perf_counter()
         path = make_layer(folder, vertices)
-        print(f"  wrote {vertices:,} vertices ({path.stat().st_size / 2**20:.0f} MB) in {fmt_s(time.perf_counter() - t0)}")
+        size_mb = path.stat().st_size / 2**20
+        print(f"  wrote {vertices:,} vertices ({size_mb:.0f} MB) in {fmt_s(time.perf_counter() - t0)}")
         roots = {"this checkout": ROOT}
         if os.environ.get("BENCH_BEFORE_ROOT"):
             roots = {"before": Path(os.environ["BENCH_BEFORE_ROOT"]), **roots}

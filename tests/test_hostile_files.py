@@ -62,7 +62,7 @@ HOSTILE = {
     "absolute path": ("abs.zip", _zip({"/etc/cron.d/evil.shp": b"x"}), 422, "is an absolute path"),
     "symlink in zip": ("link.zip", _zip({"link.shp": _symlink_member("link.shp")}), 422, "is a symbolic link"),
     "zip bomb": ("bomb.zip", _zip({"bomb.shp": b"\0" * (6 * 2**20)}), 413, "unpacks to more than 5 MB"),
-    "XXE": ("xxe.kml", _kml("&xxe;", f'<!DOCTYPE kml [<!ENTITY xxe SYSTEM "file://{{secret}}">]>'), 422,
+    "XXE": ("xxe.kml", _kml("&xxe;", '<!DOCTYPE kml [<!ENTITY xxe SYSTEM "file://{secret}">]>'), 422,
             "XML with a DTD or entity declarations is refused"),
     "billion laughs": ("lol.kml", _kml("&lol9;", "<!DOCTYPE kml [" + '<!ENTITY lol0 "lol">' + "".join(
         f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)) + "]>"), 422,
