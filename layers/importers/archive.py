@@ -70,7 +70,7 @@ def read_zip(data, name, *, max_unpacked_bytes):
                 while chunk := member.read(_CHUNK):
                     total += len(chunk)
                     if total > max_unpacked_bytes:
-                        raise TooLarge(name, None, f"the archive unpacks to more than {limit_mb:g} MB "
+                        raise TooLarge(name, None, f"the archive unpacks to more than {limit_mb:.3g} MB "
                                                    "(the unpacked-size limit); refused as a possible zip bomb")
                     chunks.append(chunk)
         except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as exc:

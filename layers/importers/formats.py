@@ -290,7 +290,7 @@ def _parquet(data, name, limits):
     unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if unpacked > limits.max_unpacked_bytes:
         raise TooLarge(name, None, f"the Parquet data unpacks to {unpacked / 2**20:,.0f} MB; the limit is "
-                                   f"{limits.max_unpacked_bytes / 2**20:g} MB")
+                                   f"{limits.max_unpacked_bytes / 2**20:.3g} MB")
     if b"geo" not in (meta.metadata or {}):
         raise LayerInvalid(name, None, "a Parquet file without GeoParquet 'geo' metadata: no geometry column")
     try:
@@ -360,7 +360,7 @@ def read_layers(data, name, limits, *, only=None):
     ``only``: read just the layer of that name when the format allows.
     """
     if len(data) > limits.max_bytes:
-        raise TooLarge(name, None, f"{len(data) / 2**20:,.1f} MB; the limit is {limits.max_bytes / 2**20:g} MB")
+        raise TooLarge(name, None, f"{len(data) / 2**20:,.1f} MB; the limit is {limits.max_bytes / 2**20:.3g} MB")
     if not data.strip():
         raise LayerInvalid(name, None, "the file is empty")
     fmt = sniff(data, name)

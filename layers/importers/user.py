@@ -65,10 +65,10 @@ def read_regular_file(path, max_bytes, *, name=None):
         if not stat.S_ISREG(info.st_mode):
             raise LayerInvalid(name, None, "not a regular file (a FIFO, device or directory); not read")
         if info.st_size > max_bytes:
-            raise TooLarge(name, None, f"{info.st_size / 2**20:,.1f} MB; the limit is {max_bytes / 2**20:g} MB")
+            raise TooLarge(name, None, f"{info.st_size / 2**20:,.1f} MB; the limit is {max_bytes / 2**20:.3g} MB")
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise TooLarge(name, None, f"more than the limit of {max_bytes / 2**20:g} MB")
+        raise TooLarge(name, None, f"more than the limit of {max_bytes / 2**20:.3g} MB")
     return data
 
 
