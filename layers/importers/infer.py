@@ -345,8 +345,9 @@ class _Mapper:
 def _metadata(raw, filename, options):
     base = raw.meta or {}
     title = options.title or base.get("title") or layer_title(raw.name)
+    # the id comes from the file (or its own metadata), never from an edited title: the preview's id stays
     layer_id = options.layer_id or (base.get("id") if LAYER_ID_RE.match(str(base.get("id", ""))) else None) or \
-        (slug(title)[:64].strip("_") or "layer")
+        (slug(layer_title(raw.name))[:64].strip("_") or "layer")
     return {
         "id": layer_id, "title": str(title).strip()[:200],
         "description": options.description or base.get("description") or f"Imported from {filename}"
