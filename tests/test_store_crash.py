@@ -111,9 +111,9 @@ def test_kill_9_mid_import_never_loses_or_corrupts_a_saved_layer(tmp_path):
                 saved["calibration"] = (answer["feature_count"], answer["sha256"])
             result = {}
 
-            def in_flight(target=target, content=content, result=result):
+            def in_flight(port=server.port, target=target, content=content, result=result):
                 try:
-                    result["answer"] = _import(server.port, token, "big.csv", content, **target)
+                    result["answer"] = _import(port, token, "big.csv", content, **target)
                 except OSError as exc:
                     result["error"] = exc
 
