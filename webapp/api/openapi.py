@@ -18,6 +18,7 @@ from geo.simplify import FULL_BAND
 from layers.index import MAX_LIMIT, MAX_OFFSET
 from layers.schema import FEATURE_ID_RE, GEOMETRY_QUALITIES, KINDS, STATUSES
 from webapp.api.views import filterable_properties
+from webapp.imports.openapi import SECURITY_SCHEMES, write_operations
 from webapp.maps.builder import current_catalog
 
 __all__ = ["OPENAPI_VERSION", "bp", "openapi_document"]
@@ -255,6 +256,9 @@ def openapi_document(app, catalog):
     for endpoint, path, operation in _operations(catalog):
         if endpoint in endpoints:
             paths[path] = {"get": {"tags": [path.split("/")[2]], **operation}}
+    for endpoint, path, method, operation in write_operations():  # imports, accounts, status
+        if endpoint in endpoints:
+            paths.setdefault(path, {})[method] = {"tags": [path.split("/")[2]], **operation}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -266,7 +270,7 @@ def openapi_document(app, catalog):
                            "(404). Unknown query parameters are refused (400).",
         },
         "paths": paths,
-        "components": {"schemas": _schemas()},
+        "components": {"schemas": _schemas(), "securitySchemes": SECURITY_SCHEMES},
     }
 
 
