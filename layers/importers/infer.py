@@ -22,7 +22,24 @@ import numpy as np
 import pyproj
 import shapely
 
-from layers.importers.common import ISO3_BY_ISO2, ISO3_BY_NAME, slug
+from layers.importers.common import slug
+from layers.importers.vocabulary import (
+    COUNTRY_KEYS,
+    DEFAULT_LICENCE,
+    ID_KEYS,
+    KIND_KEYS,
+    LENGTH_KEYS,
+    LICENCE_KEYS,
+    NAME_KEYS,
+    SOURCE_KEYS,
+    STATUS_KEYS,
+    URL_KEYS,
+    countries_of,
+    layer_title,
+    match_kind,
+    match_status,
+    number,
+)
 from layers.schema import (
     FEATURE_ID_RE,
     GEOMETRY_QUALITIES,
@@ -35,42 +52,6 @@ from layers.schema import (
 )
 
 __all__ = ["Candidate", "ImportOptions", "infer_candidate", "layer_title", "match_kind", "match_status"]
-
-ID_KEYS = ("id", "fid", "ID", "Id", "uid", "feature_id", "code")
-NAME_KEYS = ("name", "Name", "NAME", "title", "Title", "label", "project", "Project", "name_en", "NAME_EN")
-KIND_KEYS = ("kind", "type", "Type", "category", "class", "fclass", "infrastructure", "feature_type", "highway",
-             "railway", "power")
-STATUS_KEYS = ("status", "Status", "STATUS", "state", "phase", "stage", "condition", "status_tabular")
-COUNTRY_KEYS = ("countries", "country", "Country", "COUNTRY", "iso3", "ISO3", "iso_a3", "ISO_A3", "adm0_a3",
-                "country_code", "iso2", "iso_a2")
-LENGTH_KEYS = ("reported_length_km", "length_km", "Length_km", "LENGTH_KM", "km")
-URL_KEYS = ("url", "source_url", "link", "website", "href", "wiki")
-SOURCE_KEYS = ("source", "source_title", "reference", "citation")
-LICENCE_KEYS = ("licence", "license", "License", "Licence")
-DEFAULT_LICENCE = "not stated by the uploader"
-
-# (pattern, kind), first match wins: LNG before port, converter before power plant, pre-construction before construction
-_KIND_PATTERNS = [(re.compile(p, re.I), k) for p, k in (
-    (r"\blng\b", "lng_terminal"), (r"gas.?pipe|pipe.?line.*gas|\bgas\b.*pipe|gas_pipeline|gasline", "gas_pipeline"),
-    (r"converter", "converter_station"), (r"sub.?station|grid.?station", "substation"),
-    (r"power.?line|transmission|hvdc|\bkv\b|electric.*line|minor_line|^cable$", "power_line"),
-    (r"power.?(plant|station)|generat|hydro|solar|wind.?farm|thermal|nuclear|^plant$", "power_plant"),
-    (r"rail|train|metro|tram", "rail"),
-    (r"\broad|highway|motorway|trunk|primary|secondary|tertiary|street|expressway|freeway", "road"),
-    (r"\bport\b|harbou?r|seaport", "port"), (r"steel", "steel_mill"), (r"coal.?(mine|field|block)|\bmine\b",
-                                                                         "coal_mine"),
-    (r"school|universit|college|institute", "education"),
-)]
-_STATUS_PATTERNS = [(re.compile(p, re.I), s) for p, s in (
-    (r"pre.?construction|propos|plann|announc|feasib|design|study|discuss|future|approv|permit|concept", "proposed"),
-    (r"construct|building|under.?way|in.?progress|ongoing", "construction"),
-    (r"shelv|on.?hold|suspend|stall|paus|halt|delay", "shelved"),
-    (r"cancel|abandon|scrap|terminat", "cancelled"), (r"mothball", "mothballed"),
-    (r"retir|decommission|disused|closed|demolish", "retired"),
-    (r"operat|existing|in.?service|active|complete|commission|open|built|functional|running", "operating"),
-)]
-_COUNTRY_BY_LOWER = {name.lower(): code for name, code in ISO3_BY_NAME.items()}
-
 
 @dataclass(frozen=True)
 class ImportOptions:
@@ -133,47 +114,6 @@ class Candidate:
 
 _TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
                6: "MultiPolygon", 7: "GeometryCollection"}
-
-
-def match_kind(text):
-    """A schema kind for free text ('Gas pipeline', 'motorway', 'LNG terminal'), or None."""
-    text = str(text or "").strip()
-    if text in KINDS:
-        return text
-    return next((kind for pattern, kind in _KIND_PATTERNS if pattern.search(text)), None)
-
-
-def match_status(text):
-    """A schema status for free text ('Under construction', 'Operational', 'planned'), or None."""
-    text = str(text or "").strip()
-    if text.lower() in STATUSES:
-        return text.lower()
-    return next((status for pattern, status in _STATUS_PATTERNS if pattern.search(text)), None)
-
-
-def layer_title(stem):
-    """A readable title from a file name: 'pk_gas-pipelines_2024' -> 'Pk gas pipelines 2024'."""
-    words = re.sub(r"[_\-.]+", " ", str(stem)).strip()
-    return (words[:1].upper() + words[1:]) if words else "Imported layer"
-
-
-def _countries(value):
-    codes = []
-    for part in re.split(r"[,;/|]", value) if isinstance(value, str) else (value if isinstance(value, list) else []):
-        part = str(part).strip()
-        code = (part.upper() if ISO3_RE.match(part.upper()) and len(part) == 3 else
-                _COUNTRY_BY_LOWER.get(part.lower()) or ISO3_BY_ISO2.get(part.upper()))
-        if code and code not in codes:
-            codes.append(code)
-    return codes
-
-
-def _number(value):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _finite_only(value, counter):
@@ -309,16 +249,16 @@ class _Mapper:
         countries = props.get("countries")
         if not (isinstance(countries, list) and all(isinstance(c, str) and ISO3_RE.match(c) for c in countries)):
             key, value = self._value(props, "countries")
-            countries = list(self._matched(_countries, value)) if value is not None else []
+            countries = list(self._matched(countries_of, value)) if value is not None else []
             if value is not None and key == "countries":
                 out["source_countries"] = value
         out["countries"] = countries
         length = props.get("reported_length_km")
-        if length is not None and (_number(length) is None or _number(length) <= 0):
+        if length is not None and (number(length) is None or number(length) <= 0):
             out["source_reported_length_km"], length = length, None
         if length is None:
             _, value = self._value(props, "length")
-            length = _number(value) if value is not None and (_number(value) or 0) > 0 else None
+            length = number(value) if value is not None and (number(value) or 0) > 0 else None
         out["reported_length_km"] = float(length) if length is not None else None
         quality = props.get("geometry_quality")
         if quality not in GEOMETRY_QUALITIES or (quality == "point") != is_point:
@@ -337,7 +277,7 @@ class _Mapper:
         if not (isinstance(licence, str) and licence.strip()):
             _, licence = self._value(props, "licence")
         out["licence"] = str(licence).strip() if licence else self.meta["licence"]
-        if "capacity" in out and _number(out["capacity"]) is None and out["capacity"] is not None:
+        if "capacity" in out and number(out["capacity"]) is None and out["capacity"] is not None:
             out["source_capacity"] = out.pop("capacity")
         return out, not countries
 
