@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import traceback
+import warnings
 
 from layers.errors import LayerInvalid, MapError
 
@@ -79,7 +80,9 @@ def run_bounded(func, *args, what, time_budget_s, memory_mb=None, isolate=True, 
         if not receiver.poll(time_budget_s):
             raise LayerInvalid(what, None, f"reading it took longer than the time budget of {time_budget_s:g} s")
         try:
-            status, payload = receiver.recv()
+            with warnings.catch_warnings():  # NaN coordinates (to be reported as problems) warn when unpickled
+                warnings.simplefilter("ignore", RuntimeWarning)
+                status, payload = receiver.recv()
         except (EOFError, OSError):
             process.join(5)
             raise LayerInvalid(what, None, f"the reader process died reading it (exit code {process.exitcode}); "

@@ -137,7 +137,7 @@ def test_bad_features_are_each_named(signed_in):
     assert problems["#1"].startswith("not a GeoJSON Feature object (got 1)")
     assert problems["#2"].startswith('not a GeoJSON Feature object (got "x")')
     assert problems["#3"].startswith("not a GeoJSON Feature object (got null)")
-    assert problems["#4"] == "coordinate nan is not a finite number"
+    assert problems["#4"] == "coordinate (68.0, nan) is not a finite number"
     assert problems["#5"] == "longitude 1e+300 is outside -180..180 (coordinate (1e+300, 25))"
     assert problems["#6"] == "latitude 95 is outside -90..90 (coordinate (67, 95))"
     assert problems["#8"].startswith("invalid geometry: Self-intersection") and layer["repairable_count"] == 1

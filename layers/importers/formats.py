@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.catalog import MAX_JSON_DEPTH, json_depth, parse_json
+from layers.catalog import MAX_JSON_DEPTH, geometry_from_geojson, json_depth, parse_json
 from layers.errors import LayerInvalid, TooLarge
 from layers.importers.archive import check_xml, read_zip
 from layers.schema import Problem, first_non_finite
@@ -145,7 +145,7 @@ def _geojson(data, name, limits):
         raise LayerInvalid(name, None, "'features' must be a list")
     _check_counts(name, len(features), 0, limits)
     meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else None
-    props, texts, labels, problems = [], [], [], []
+    props, geoms, labels, problems = [], [], [], []
     for i, feature in enumerate(features):
         label = f"#{i + 1}"
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
@@ -165,20 +165,16 @@ def _geojson(data, name, limits):
             label = f"#{i + 1} (id {p['id']!r})"
         geometry = feature.get("geometry")
         try:
-            texts.append(json.dumps(geometry) if geometry is not None else None)
-        except (ValueError, RecursionError):
-            texts.append(None)
+            geom = geometry_from_geojson(geometry)
+        except Exception:  # noqa: BLE001 - GEOS's reader says little; the problem below says what is wrong
+            geom = None
+            bad = first_non_finite(geometry.get("coordinates")) if isinstance(geometry, dict) else None
+            problems.append(Problem(label, f"coordinate {bad} is not a finite number" if bad else
+                                    f"unreadable geometry {json.dumps(geometry)[:60]}"))
         props.append(p)
+        geoms.append(geom)
         labels.append(label)
-    geoms = shapely.from_geojson(np.array(texts, dtype=object), on_invalid="ignore") if texts else np.array([])
-    geoms = np.asarray(geoms, dtype=object)
-    for i in np.flatnonzero(shapely.is_missing(geoms)):
-        geometry = features[i].get("geometry") if isinstance(features[i], dict) else None
-        if geometry is None:
-            continue  # "missing geometry" is reported by validation, with the feature's id
-        bad = first_non_finite(geometry.get("coordinates")) if isinstance(geometry, dict) else None
-        problems.append(Problem(labels[i], f"coordinate {bad} is not a finite number" if bad else
-                                f"unreadable geometry {json.dumps(geometry)[:60]}"))
+    geoms = np.array(geoms, dtype=object) if geoms else np.array([], dtype=object)
     return [RawLayer(name=PurePath(name).stem, fmt="geojson", properties=props, geometries=geoms, labels=labels,
                      crs=_legacy_crs(doc, name), meta=meta, problems=problems)]
 

@@ -29,7 +29,7 @@ from webapp.accounts.auth import NotAllowed
 from webapp.catalog import import_limits
 
 __all__ = ["STAGING_TTL_S", "Staged", "clean_staging", "delete_layer", "discard", "edit_layer", "find_staged",
-           "preview", "rollback_layer", "save", "stage_file", "staging_root"]
+           "editable_layer", "options_from", "preview", "rollback_layer", "save", "stage_file", "staging_root"]
 
 STAGING_TTL_S = 6 * 3600  # a preview nobody saved is removed after this long
 _IID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
@@ -153,7 +153,7 @@ def _free_id(store, wanted, reserved, *, explicit):
     return next(f"{stem}_{n}" for n in range(2, 10_000) if f"{stem}_{n}" not in taken and f"{stem}_{n}" not in reserved)
 
 
-def _editable(app, layer_id, user):
+def editable_layer(app, layer_id, user):
     """The store layer ``layer_id`` if ``user`` owns it: 404 when they may not even see it, 403 when read-only."""
     catalog = app.extensions["catalog"].view(user.id)
     layer = catalog.layer(layer_id)
@@ -179,11 +179,11 @@ def save(app, staged, user, options=None, *, public=False, replace_id=None):
     meta, props, geoms = finalize(candidates[0], staged.filename)
     store, catalog = app.extensions["store"], app.extensions["catalog"]
     if replace_id:
-        target = _editable(app, replace_id, user)
-        meta = {**meta, "id": target.id}
-        if not options.title:  # a replacement keeps the layer's own title, description and licence
-            meta.update({k: target.meta[k] for k in ("title", "description", "attribution", "licence", "style")
-                         if k in target.meta})
+        target = editable_layer(app, replace_id, user)
+        # a replacement keeps the layer's own metadata, except what this import names explicitly
+        given = {k: getattr(options, k) for k in ("title", "description", "attribution", "licence") if getattr(
+            options, k)}
+        meta = {**target.meta, "source_file": meta["source_file"], "import_notes": meta["import_notes"], **given}
     else:
         meta["id"] = _free_id(store, options.layer_id or meta["id"], catalog.reserved_ids(),
                               explicit=bool(options.layer_id))
@@ -202,7 +202,7 @@ _EDITABLE = ("title", "description", "attribution", "licence")
 
 def edit_layer(app, layer_id, user, changes):
     """Apply metadata ``changes`` (title, description, attribution, licence, colour) and/or ``public``."""
-    layer = _editable(app, layer_id, user)
+    layer = editable_layer(app, layer_id, user)
     store = app.extensions["store"]
     unknown = sorted(set(changes) - {*_EDITABLE, "public", "color"})
     if unknown:
@@ -228,14 +228,14 @@ def edit_layer(app, layer_id, user, changes):
 
 
 def rollback_layer(app, layer_id, user, number):
-    _editable(app, layer_id, user)
+    editable_layer(app, layer_id, user)
     record = app.extensions["store"].rollback(layer_id, int(number), actor=user.name)
     app.extensions["catalog"].refresh()
     return record
 
 
 def delete_layer(app, layer_id, user):
-    _editable(app, layer_id, user)
+    editable_layer(app, layer_id, user)
     app.extensions["store"].delete_layer(layer_id, actor=user.name)
     app.extensions["catalog"].refresh()
 

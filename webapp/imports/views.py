@@ -133,7 +133,7 @@ def delete(layer_id):
 def versions(layer_id):
     """Every version of a layer of yours, oldest first."""
     user = require_user()
-    service._editable(current_app, layer_id, user)
+    service.editable_layer(current_app, layer_id, user)
     return jsonify({"layer": layer_id, "versions": [
         {"version": v.number, "version_id": v.version_id, "created_at": v.created_at, "note": v.note,
          "feature_count": v.feature_count, "sha256": v.sha256, "title": v.meta.get("title"), "current": v.current}
@@ -171,7 +171,7 @@ def page():
 @login_required
 def manage(layer_id):
     """One of your layers: metadata, publish, replace, versions and roll back, delete."""
-    layer = service._editable(current_app, layer_id, g.user)
+    layer = service.editable_layer(current_app, layer_id, g.user)
     return _page("imports/manage.html", title=f"Manage {layer.title}", layer=layer,
                  versions=current_app.extensions["store"].versions(layer_id), replace=layer_id,
                  message=request.args.get("message"), max_mb=current_app.config["IMPORT_MAX_MB"])
