@@ -18,6 +18,9 @@ BENCHES = {
     "api": "bench.api",
     "peers": "bench.peers",
     "startup": "bench.startup",
+    "gis": "bench.gis",
+    "tiledmap": "bench.tiledmap",
+    "clients": "bench.clients",
 }
 
 

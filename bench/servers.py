@@ -27,9 +27,11 @@ class ServerFailed(RuntimeError):
 
 
 @contextlib.contextmanager
-def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS):
-    """Run ``waitress`` serving ``target`` ('module:app' or, with ``call``, a factory); yield the port."""
-    port = free_port()
+def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS, start_timeout_s=START_TIMEOUT_S,
+          port=None):
+    """Run ``waitress`` serving ``target`` ('module:app' or, with ``call``, a factory); yield the port
+    (``port``, or a free one)."""
+    port = port or free_port()
     log = tempfile.NamedTemporaryFile(prefix="bench_server_", suffix=".log", delete=False)
     cmd = [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", f"--threads={threads}",
            "--connection-limit=200"]
@@ -37,7 +39,7 @@ def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS):
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(proc, port, ready_path, Path(log.name))
+        _wait_ready(proc, port, ready_path, Path(log.name), start_timeout_s)
         yield port
     finally:
         proc.terminate()
@@ -50,8 +52,8 @@ def serve(target, *, call=False, env=None, ready_path="/", threads=THREADS):
         os.unlink(log.name)
 
 
-def _wait_ready(proc, port, path, log_path):
-    deadline = time.perf_counter() + START_TIMEOUT_S
+def _wait_ready(proc, port, path, log_path, timeout_s=START_TIMEOUT_S):
+    deadline = time.perf_counter() + timeout_s
     last = None
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
@@ -64,7 +66,7 @@ def _wait_ready(proc, port, path, log_path):
         except OSError as exc:
             last = repr(exc)
         time.sleep(0.2)
-    raise ServerFailed(f"not ready after {START_TIMEOUT_S:.0f} s ({last}):\n{log_path.read_text()[-2000:]}")
+    raise ServerFailed(f"not ready after {timeout_s:.0f} s ({last}):\n{log_path.read_text()[-2000:]}")
 
 
 def webapp_ready():
@@ -75,10 +77,12 @@ def webapp_ready():
     return None
 
 
-def pygeoapi_config(folder, layer_path, *, port, layer_id, title):
+def pygeoapi_config(folder, layer_path, *, port, layer_id, title, tiles_dir=None, max_zoom=0, cors=False):
     """Write a pygeoapi config (GeoJSON provider over ``layer_path``) and its OpenAPI document.
 
-    Returns the environment pygeoapi reads them from.
+    ``tiles_dir``: also serve the pre-rendered MVT tiles there (``{z}/{x}/{y}.pbf`` + ``metadata.json``)
+    with pygeoapi's MVT-tippecanoe provider, zooms 0..``max_zoom``. Returns the environment pygeoapi
+    reads them from.
     """
     folder = Path(folder)
     config = folder / "pygeoapi-config.yml"
@@ -90,7 +94,7 @@ server:
   mimetype: application/json; charset=UTF-8
   encoding: utf-8
   language: en-US
-  cors: false
+  cors: {'true' if cors else 'false'}
   pretty_print: false
   gzip: false
   limits: {{default_items: 10, max_items: 10000}}
@@ -124,7 +128,15 @@ resources:
         name: GeoJSON
         data: {layer_path}
         id_field: id
-""", encoding="utf-8")
+""" + ("" if tiles_dir is None else f"""\
+      - type: tile
+        name: MVT-tippecanoe
+        data: {tiles_dir}
+        options:
+          zoom: {{min: 0, max: {max_zoom}}}
+          schemes: [WebMercatorQuad]
+        format: {{name: pbf, mimetype: application/vnd.mapbox-vector-tile}}
+"""), encoding="utf-8")
     env = {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
     cli = "import sys; from pygeoapi import cli; sys.exit(cli())"
     cmd = [sys.executable, "-c", cli, "openapi", "generate", str(config), "--output-file", str(openapi)]

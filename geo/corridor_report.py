@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.budget import checkpoint
 from geo.corridor import (
     MAX_PIECE_KM,
     MAX_WIDTH_KM,
@@ -100,6 +101,7 @@ def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None
     corridor = build_corridor(route_line(geom, name="feature"), width, max_piece_km=max_piece_km)
     found = []
     for lid in layers:
+        checkpoint()  # a request's time budget, or its client gone (geo.budget)
         gdf, tree = _candidates(catalog, lid, csv_path)
         found.append(within_corridor(corridor, gdf, layer_id=lid, tree=tree,
                                      exclude_id=feature_id if lid == layer_id else None))
@@ -107,6 +109,7 @@ def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None
         {"id": []}, geometry=[], crs="EPSG:4326")))
     features = gpd.GeoDataFrame(features, geometry="geometry", crs="EPSG:4326")
     features = features.sort_values(["chainage_km", "distance_km"], kind="stable").reset_index(drop=True)
+    checkpoint()
     boundaries = catalog.layer("boundaries").gdf if "boundaries" in catalog else None
     name = catalog.feature(layer_id, feature_id)["name"].iloc[0]
     return {"layer": layer_id, "feature": feature_id, "name": name, "corridor": corridor, "features": features,
@@ -163,9 +166,12 @@ def _clean(value):
 
 
 def _geojson_geometry(geom, digits=6):
+    """GeoJSON of ``geom`` rounded to ``digits`` decimals (6, as every layer), polygons wound per RFC 7946 §3.1.6
+    (exterior rings counterclockwise, holes clockwise)."""
     if geom is None or geom.is_empty:
         return None
-    return json.loads(shapely.to_geojson(shapely.transform(geom, lambda xy: np.round(xy, digits))))
+    rounded = shapely.orient_polygons(shapely.transform(geom, lambda xy: np.round(xy, digits)), exterior_cw=False)
+    return json.loads(shapely.to_geojson(rounded))
 
 
 def corridor_geojson(report):
@@ -175,7 +181,7 @@ def corridor_geojson(report):
     the features found (``role`` 'within'); ``summary`` is a foreign member.
     """
     c = report["corridor"]
-    head = {"type": "Feature", "geometry": _geojson_geometry(c.polygon, 5), "properties": {
+    head = {"type": "Feature", "geometry": _geojson_geometry(c.polygon), "properties": {
         "role": "corridor", "layer": report["layer"], "feature": report["feature"], "name": report["name"],
         "width_km": c.width_km, "area_km2": round(c.area_km2, 1), "route_length_km": round(c.length_km, 3)}}
     feats = [head]

@@ -22,7 +22,8 @@ import shapely
 from geo.geodesic import distance_km
 from layers.catalog import DATA_DIR
 from layers.errors import BadParameter
-from layers.importers.gazetteer import load_gazetteer, normalise_name, suggest
+from layers.importers.common import ISO3_BY_ISO2
+from layers.importers.gazetteer import load_corrections, load_gazetteer, normalise_name, suggest
 
 __all__ = [
     "GAZETTEER_CSV",
@@ -37,8 +38,9 @@ __all__ = [
 
 GAZETTEER_CSV = DATA_DIR / "raw" / "geonames_cities1000_region.csv"
 PLACE_LAYERS = ("ports", "energy_projects")
-# English names GeoNames files under another primary name (geonames.org/1280849 "Kashi", alt. "Kashgar").
-ALIASES = {"kashgar": ("Kashi", "CN"), "kashghar": ("Kashi", "CN")}
+# English names GeoNames files under another primary name: the [[alias]] entries of the one gazetteer
+# corrections file (data/raw/gazetteer_corrections.toml), e.g. "Kashgar" -> "Kashi", CN.
+ALIASES = {normalise_name(a["name"]): (a["gazetteer_name"], a["country"]) for a in load_corrections()["alias"]}
 # Same-named gazetteer entries closer than this are one town entered twice (e.g. Kashan, IR: 1.5 km apart).
 DUPLICATE_KM = 30.0
 _ISO2 = re.compile(r"^[A-Za-z]{2}$")
@@ -99,7 +101,8 @@ def gazetteer(catalog, *, csv_path=GAZETTEER_CSV):
 def places_gdf(catalog, *, csv_path=GAZETTEER_CSV):
     """Gazetteer places as a point GeoDataFrame in the layer schema (layer id ``places``).
 
-    ``id`` is ``gn<row>``, ``kind`` 'place', ``status`` None, ``countries`` the ISO2 code.
+    ``id`` is ``gn<row>``, ``kind`` 'place', ``status`` None, ``countries`` the ISO 3166-1 alpha-3 code (the
+    gazetteer's alpha-2 ``cc`` translated, so places and layer features share one convention).
     """
 
     def build():
@@ -109,7 +112,7 @@ def places_gdf(catalog, *, csv_path=GAZETTEER_CSV):
             "name": gaz["name"].to_numpy(dtype=object),
             "kind": "place",
             "status": None,
-            "countries": [[cc] for cc in gaz["cc"]],
+            "countries": [[ISO3_BY_ISO2.get(cc, cc)] for cc in gaz["cc"]],
             "admin1": gaz["admin1"].to_numpy(dtype=object),
         }, geometry=shapely.points(gaz["lon"].to_numpy(), gaz["lat"].to_numpy()), crs="EPSG:4326")
 

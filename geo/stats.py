@@ -13,12 +13,16 @@ import shapely
 
 from geo.countries import border_crossings, length_by_country_km
 from geo.geodesic import as_geometry_array, geodesic_length_km, straight_line_km
+from layers.schema import latest_status
 
 __all__ = ["STAT_COLUMNS", "feature_stats", "layer_summary", "records", "layer_stats", "flat_table", "format_stats"]
 
 STAT_COLUMNS = [
-    "id", "name", "kind", "status", "geodesic_length_km", "reported_length_km", "length_ratio",
-    "straight_line_km", "sinuosity", "length_by_country_km", "border_crossings", "vertex_count",
+    "id", "name", "kind", "status",
+    "geodesic_length_km", "reported_length_km", "length_ratio", "straight_line_km", "sinuosity",
+    "length_by_country_km", "border_crossings", "vertex_count",
+    # Added with the dated facts; kept at the end so the earlier columns keep their positions.
+    "status_as_of", "status_source_title", "status_source_url", "geometry_quality",
 ]
 
 
@@ -26,9 +30,23 @@ def _column(gdf, name, default=None):
     return gdf[name] if name in gdf else pd.Series(default, index=gdf.index, dtype=object)
 
 
-def feature_stats(gdf, boundaries):
-    """One row per feature: measured and reported lengths, countries, crossings.
+def _status_dating(gdf):
+    """(date, source title, source url) of each feature's newest dated status (None for undated features)."""
+    histories = _column(gdf, "status_history").to_numpy(dtype=object)
+    out = []
+    for history in histories:
+        entry = latest_status({"status_history": history}) if isinstance(history, list) else None
+        source = entry.get("source") if entry else None
+        out.append((entry.get("date"), source.get("title"), source.get("url")) if isinstance(source, dict)
+                   else (None, None, None))
+    return out
 
+
+def feature_stats(gdf, boundaries):
+    """One row per feature: status as of its date, measured and reported lengths, countries, crossings.
+
+    ``status_as_of`` and ``status_source_title``/``_url`` are the date and
+    source of the newest ``status_history`` entry (None when undated);
     ``length_ratio`` is measured / reported (NaN without a reported length);
     ``sinuosity`` is measured / straight-line (NaN for points);
     ``length_by_country_km`` maps ISO alpha-3 (or 'outside') to km;
@@ -54,7 +72,8 @@ def feature_stats(gdf, boundaries):
                 "from": row.from_country, "to": row.to_country, "lon": float(row.lon), "lat": float(row.lat),
                 "chainage_km": float(row.chainage_km),
             })
-    return pd.DataFrame({
+    dating = _status_dating(gdf)
+    return pd.DataFrame({  # columns in STAT_COLUMNS order
         "id": ids,
         "name": _column(gdf, "name").to_numpy(dtype=object),
         "kind": _column(gdf, "kind").to_numpy(dtype=object),
@@ -67,6 +86,10 @@ def feature_stats(gdf, boundaries):
         "length_by_country_km": [by_country[f] for f in ids],
         "border_crossings": [crossings[f] for f in ids],
         "vertex_count": shapely.get_num_coordinates(geoms),
+        "status_as_of": [d[0] for d in dating],
+        "status_source_title": [d[1] for d in dating],
+        "status_source_url": [d[2] for d in dating],
+        "geometry_quality": _column(gdf, "geometry_quality").to_numpy(dtype=object),
     })
 
 

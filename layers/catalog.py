@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 
 from layers.errors import FeatureNotFound, LayerInvalid, LayerNotFound
+from layers.integrity import check_integrity
 from layers.schema import LAYER_ID_RE, REGION_BBOX, first_non_finite, validate_features, validate_metadata
 
 __all__ = ["DATA_DIR", "BUILTIN_LAYERS_DIR", "BUILTIN_VERSION", "Catalog", "Layer", "Memo", "geometry_from_geojson",
@@ -80,8 +81,13 @@ class Layer:
 
 
 def make_layer(meta, properties, geometries, **fields):
-    """A :class:`Layer` from metadata, property dicts and matching geometries (already validated)."""
-    geometries = np.asarray(geometries, dtype=object)
+    """A :class:`Layer` from metadata, property dicts and matching geometries (already validated).
+
+    Polygons are wound counter-clockwise outside, clockwise inside: every
+    output (API, OGC API, downloads, tiles) follows RFC 7946 §3.1.6, user
+    layers included.
+    """
+    geometries = shapely.orient_polygons(np.asarray(geometries, dtype=object), exterior_cw=False)
     if properties:
         gdf = gpd.GeoDataFrame(properties, geometry=geometries, crs="EPSG:4326")
     else:
@@ -190,14 +196,20 @@ def layer_from_document(doc, path, *, region=REGION_BBOX, builtin=True, **fields
         if json_depth(p) > MAX_JSON_DEPTH:
             fid = p.get("id") if isinstance(p, dict) and isinstance(p.get("id"), str) else f"#{i + 1}"
             raise LayerInvalid(path, fid, f"properties nested deeper than {MAX_JSON_DEPTH} levels")
+    check_integrity(meta, features, path)
     geoms = np.array([_parse_geometry(f, path) for f in features], dtype=object)
-    validate_features(props, geoms, path, region=region)
+    validate_features(props, geoms, path, region=region, require_dates=builtin)
     fields.setdefault("path", Path(path))
     return make_layer(meta, props, geoms, builtin=builtin, **fields)
 
 
 def read_layer_file(path, *, region=REGION_BBOX, builtin=True):
-    """Read and validate one GeoJSON layer file; return a :class:`Layer`."""
+    """Read and validate one GeoJSON layer file; return a :class:`Layer`.
+
+    A file whose metadata records a feature count and content hash must
+    match them (:func:`layers.integrity.check_integrity`); built-in layers
+    must date their facts (``require_dates`` of the schema).
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")

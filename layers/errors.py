@@ -13,6 +13,8 @@ __all__ = [
     "ImportFailed",
     "NoPath",
     "TooLarge",
+    "Overloaded",
+    "ClientGone",
 ]
 
 
@@ -120,3 +122,20 @@ class ImportFailed(MapError):
 
     def __reduce__(self):
         return type(self), (self.what, self.problem)
+
+
+class Overloaded(MapError):
+    """Too busy to start this work now, or the work ran past its time budget: retry after ``retry_after_s``."""
+
+    status = 503
+
+    def __init__(self, message, *, retry_after_s=5):
+        self.retry_after_s = int(retry_after_s)
+        super().__init__(message)
+
+    def to_dict(self):
+        return {"error": str(self), "retry_after_s": self.retry_after_s}
+
+
+class ClientGone(Overloaded):
+    """The client closed its connection: the work it asked for is abandoned (nobody reads the answer)."""

@@ -17,6 +17,7 @@ from layers.errors import BadParameter
 
 __all__ = [
     "MAX_LIMIT",
+    "capped_limit",
     "MAX_OFFSET",
     "parse_bbox",
     "validate_bbox",
@@ -144,21 +145,29 @@ def _whole_number(name, value, *, low, high):
     return value
 
 
+def capped_limit(value, *, max_limit=MAX_LIMIT):
+    """A ``limit`` parameter as an int in 1..``max_limit`` (larger values capped), or BadParameter."""
+    return min(_whole_number("limit", value, low=1, high=10**12), max_limit)
+
+
 def page(positions, *, limit=None, offset=0, max_limit=MAX_LIMIT):
     """One page of ``positions``: ``(positions[offset:offset+limit], next_offset or None)``.
 
     ``limit`` None means every position from ``offset``. ``limit`` must be
-    1..``max_limit`` and ``offset`` 0..:data:`MAX_OFFSET`; strings of
-    digits (query parameters) are accepted. ``next_offset`` is None on the
-    last page.
+    at least 1 and is capped at ``max_limit`` (as OGC API Features asks:
+    a larger limit is not an error); ``offset`` must be 0..:data:`MAX_OFFSET`.
+    Strings of digits (query parameters) are accepted. ``next_offset`` is
+    None on the last page.
 
     >>> page(np.arange(5), limit=2, offset=2)
     (array([2, 3]), 4)
+    >>> page(np.arange(5), limit=10**6, max_limit=3)
+    (array([0, 1, 2]), 3)
     """
     positions = np.asarray(positions)
     offset = _whole_number("offset", 0 if offset is None else offset, low=0, high=MAX_OFFSET)
     if limit is None:
         return positions[offset:], None
-    limit = _whole_number("limit", limit, low=1, high=max_limit)
+    limit = capped_limit(limit, max_limit=max_limit)
     end = offset + limit
     return positions[offset:end], (end if end < len(positions) else None)

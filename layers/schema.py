@@ -5,6 +5,8 @@ Every layer is one RFC 7946 GeoJSON FeatureCollection (WGS84 lon/lat, no
 entry. Validation names the file, the feature and the problem.
 """
 
+import calendar
+import datetime as dt
 import math
 import re
 from typing import NamedTuple
@@ -24,8 +26,13 @@ __all__ = [
     "Problem",
     "feature_problems",
     "first_non_finite",
+    "APPROXIMATE_SEGMENT_KM",
+    "DATE_RE",
     "validate_metadata",
     "validate_features",
+    "date_bounds",
+    "status_in_year",
+    "latest_status",
 ]
 
 # lon_min, lat_min, lon_max, lat_max: Arabian Sea to the Tian Shan
@@ -39,7 +46,9 @@ KINDS = (
 )
 # "unknown": user data that states no status we recognise (never invented as "operating")
 STATUSES = ("operating", "construction", "proposed", "shelved", "cancelled", "mothballed", "retired", "unknown")
-GEOMETRY_QUALITIES = ("traced", "schematic", "point")
+GEOMETRY_QUALITIES = ("traced", "approximate", "schematic", "point")
+# A source route with a straight run longer than this (or given only by its two ends) is 'approximate', not 'traced'.
+APPROXIMATE_SEGMENT_KM = 20.0
 LAYER_ID_RE = re.compile(r"^[a-z0-9_]{1,64}$")
 ISO3_RE = re.compile(r"^[A-Z]{3}$")
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")  # maps, legends and the static export all read #rrggbb
@@ -52,16 +61,27 @@ PROPERTIES = {
     "status": (True, "one of: " + ", ".join(STATUSES) + " (null only for kind=country)"),
     "countries": (True, "ISO 3166-1 alpha-3 codes the feature lies in"),
     "reported_length_km": (True, "published length in km, or null"),
-    "geometry_quality": (True, "traced | schematic | point"),
+    "geometry_quality": (True, "traced | approximate | schematic | point"),
     "sources": (True, "list of {title, url}, at least one"),
     "licence": (True, "licence(s) of the geometry and attributes"),
     "capacity": (False, "number, with capacity_unit"),
     "capacity_unit": (False, "e.g. bcm/y, MMcf/d, MW"),
     "length_note": (False, "why the measured length differs from the reported one"),
+    "as_of": (False, "date (YYYY[-MM[-DD]]) the feature's facts were last confirmed by a source; built-in: required"),
+    "last_checked": (False, "date this project last compared the feature with its sources; built-in: required"),
+    "status_history": (False, "[{date, status, source: {title, url}, note?}] sorted by date, last = status; "
+                              "built-in: required"),
+    "facts": (False, "time-varying figures: [{field, value, as_of, source: {title, url}, note?}]"),
+    "reference_point": (False, "{lat, lon, max_km, source}: an independent, cited position the feature must lie "
+                               "within max_km of (the audit checks it)"),
+    "source_vertex_count": (False, "vertices of the source route before densifying (approximate geometry)"),
+    "source_longest_segment_km": (False, "longest straight run of the source route, km (approximate geometry)"),
 }
 # no all-dot ids: browsers and HTTP clients normalise /popup/<layer>/.. away
 FEATURE_ID_RE = re.compile(r"^(?!\.+$)[A-Za-z0-9_.\-]{1,128}$")
 METADATA_REQUIRED = ("id", "title", "description", "attribution", "licence")
+DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")  # ISO 8601 date, reduced precision allowed
+REFERENCE_RE = re.compile(r"^[a-z0-9_]{1,64}:[A-Za-z0-9_.\-]{1,128}$")  # layer:feature
 
 
 def validate_metadata(meta, file):
@@ -77,6 +97,9 @@ def validate_metadata(meta, file):
     colour = style.get("color") if isinstance(style, dict) else None
     if not isinstance(style, dict) or not (colour is None or (isinstance(colour, str) and COLOUR_RE.match(colour))):
         raise LayerInvalid(file, None, f"metadata.style.color {colour!r} must be a colour like #e67e22")
+    refs = meta.get("references", [])
+    if not isinstance(refs, list) or not all(isinstance(r, str) and REFERENCE_RE.match(r) for r in refs):
+        raise LayerInvalid(file, None, "metadata.references must be a list of 'layer:feature' strings")
     return meta
 
 
@@ -100,6 +123,153 @@ def first_non_finite(value):
             elif isinstance(v, (list, tuple, dict)):
                 stack.append(v)
     return None
+
+
+def date_bounds(text):
+    """First and last day of an ISO date of reduced precision, or None when malformed.
+
+    >>> date_bounds("2024-05")
+    (datetime.date(2024, 5, 1), datetime.date(2024, 5, 31))
+    >>> date_bounds("2024-13") is None
+    True
+    """
+    match = DATE_RE.match(text) if isinstance(text, str) else None
+    if not match:
+        return None
+    year, month, day = (int(g) if g else None for g in match.groups())
+    try:
+        if day is not None:
+            first = last = dt.date(year, month, day)
+        elif month is not None:
+            first = dt.date(year, month, 1)
+            last = dt.date(year, month, calendar.monthrange(year, month)[1])
+        else:
+            first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    except ValueError:
+        return None
+    return first, last
+
+
+def _source_problem(source, what):
+    if not (isinstance(source, dict) and isinstance(source.get("title"), str) and source["title"].strip()
+            and isinstance(source.get("url"), str) and source["url"].strip()):
+        return f"{what} needs source = {{title, url}}"
+    return None
+
+
+def _date_problem(value, what):
+    return None if date_bounds(value) else f"{what} {value!r} must be an ISO date YYYY[-MM[-DD]]"
+
+
+def _history_problem(history, status):
+    if not isinstance(history, list) or not history:
+        return "status_history must be a non-empty list of {date, status, source}"
+    previous = None
+    for i, entry in enumerate(history):
+        what = f"status_history[{i}]"
+        if not isinstance(entry, dict):
+            return f"{what} must be an object {{date, status, source}}"
+        problem = (_date_problem(entry.get("date"), f"{what}.date")
+                   or _source_problem(entry.get("source"), what))
+        if problem:
+            return problem
+        if entry.get("status") not in STATUSES:
+            return f"{what}.status {entry.get('status')!r} is not one of {', '.join(STATUSES)}"
+        if entry.get("note") is not None and not isinstance(entry["note"], str):
+            return f"{what}.note must be text"
+        first = date_bounds(entry["date"])[0]
+        if previous is not None and first < previous:
+            return f"status_history is not sorted by date ({entry['date']} after a later entry)"
+        previous = first
+    if history[-1]["status"] != status:
+        return f"status {status!r} differs from the last status_history entry ({history[-1]['status']!r})"
+    return None
+
+
+def _facts_problem(facts):
+    if not isinstance(facts, list):
+        return "facts must be a list of {field, value, as_of, source}"
+    for i, fact in enumerate(facts):
+        what = f"facts[{i}]"
+        if not isinstance(fact, dict) or not isinstance(fact.get("field"), str) or not fact["field"].strip():
+            return f"{what} must be an object with a field name"
+        if fact.get("value") is None:
+            return f"{what} ({fact['field']}) needs a value"
+        problem = _date_problem(fact.get("as_of"), f"{what}.as_of") or _source_problem(fact.get("source"), what)
+        if problem:
+            return problem
+    return None
+
+
+def _reference_problem(ref):
+    if not isinstance(ref, dict):
+        return "reference_point must be an object {lat, lon, max_km, source}"
+    lat, lon, max_km = ref.get("lat"), ref.get("lon"), ref.get("max_km")
+    if not (_is_number(lat) and _is_number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        return f"reference_point needs lat/lon in degrees (got {lat!r}, {lon!r})"
+    if not (_is_number(max_km) and max_km > 0):
+        return f"reference_point.max_km {max_km!r} must be a positive number of km"
+    return _source_problem(ref.get("source"), "reference_point")
+
+
+def _dating_problem(props, require_dates):
+    """Problems of the dated-facts contract (see the README: "Dated facts")."""
+    dated = props.get("status") is not None
+    for key in ("as_of", "last_checked", "status_history"):
+        if require_dates and dated and props.get(key) is None:
+            return f"missing property {key!r} (built-in features with a status date their facts)"
+    for key in ("as_of", "last_checked"):
+        if props.get(key) is not None:
+            problem = _date_problem(props[key], key)
+            if problem:
+                return problem
+    if props.get("status_history") is not None:
+        problem = _history_problem(props["status_history"], props["status"])
+        if problem:
+            return problem
+    if props.get("facts") is not None:
+        problem = _facts_problem(props["facts"])
+        if problem:
+            return problem
+    if props.get("reference_point") is not None:
+        problem = _reference_problem(props["reference_point"])
+        if problem:
+            return problem
+    if props.get("geometry_quality") == "approximate":
+        count, longest = props.get("source_vertex_count"), props.get("source_longest_segment_km")
+        if not (isinstance(count, int) and not isinstance(count, bool) and count >= 2
+                and _is_number(longest) and longest > 0):
+            return "approximate geometry needs source_vertex_count (>= 2) and source_longest_segment_km (> 0)"
+    return None
+
+
+def latest_status(props):
+    """The last ``status_history`` entry of a feature's properties, or None (no history)."""
+    history = props.get("status_history") if isinstance(props, dict) else None
+    return history[-1] if isinstance(history, list) and history else None
+
+
+def status_in_year(props, year):
+    """Status of a feature in ``year``: that of the last history entry dated on or before 31 December.
+
+    None when the history starts later (not yet proposed). A feature
+    without a history (a user layer) answers its current, undated status.
+
+    >>> p = {"status": "operating", "status_history": [
+    ...     {"date": "2015-10", "status": "proposed"}, {"date": "2021-09-01", "status": "operating"}]}
+    >>> [status_in_year(p, y) for y in (2014, 2016, 2021)]
+    [None, 'proposed', 'operating']
+    """
+    history = props.get("status_history")
+    if not isinstance(history, list) or not history:
+        return props.get("status")
+    end = dt.date(int(year), 12, 31)
+    status = None
+    for entry in history:
+        bounds = date_bounds(entry.get("date"))
+        if bounds and bounds[0] <= end:
+            status = entry.get("status")
+    return status
 
 
 def _property_problem(props):
@@ -137,6 +307,10 @@ def _property_problem(props):
     capacity = props.get("capacity")
     if capacity is not None and not _is_number(capacity):
         return f"capacity {capacity!r} must be a number or null"
+    start_year = props.get("start_year")
+    if start_year is not None and not (isinstance(start_year, int) and not isinstance(start_year, bool)
+                                       and 1800 <= start_year <= 2100):
+        return f"start_year {start_year!r} must be a year (1800-2100) or null"
     return None
 
 
@@ -199,7 +373,7 @@ class Problem(NamedTuple):
     repairable: bool = False
 
 
-def feature_problems(features, geoms, *, region=REGION_BBOX):
+def feature_problems(features, geoms, *, region=REGION_BBOX, require_dates=False):
     """Every problem of the features (property dicts) and their geometries, in feature order.
 
     The same checks as :func:`validate_features`, but collected: an import
@@ -211,7 +385,7 @@ def feature_problems(features, geoms, *, region=REGION_BBOX):
             found.append(Problem(f"#{i + 1}", "properties must be an object"))
             continue
         fid = props.get("id") if isinstance(props.get("id"), str) else f"#{i + 1}"
-        problem = _property_problem(props)
+        problem = _property_problem(props) or _dating_problem(props, require_dates)
         if problem:
             found.append(Problem(fid, problem))
         elif fid in seen:
@@ -227,13 +401,17 @@ def feature_problems(features, geoms, *, region=REGION_BBOX):
     return found
 
 
-def validate_features(features, geoms, file, *, region=REGION_BBOX):
+def validate_features(features, geoms, file, *, region=REGION_BBOX, require_dates=False):
     """Validate feature property dicts and their shapely geometries.
 
     ``features`` is the list of property dicts, ``geoms`` the matching array
-    of geometries. Raises :class:`LayerInvalid` naming ``file``, the feature
-    and the problem at the first problem (:func:`feature_problems` lists all).
+    of geometries. With ``require_dates`` (built-in layers) every feature
+    with a status must carry ``as_of``, ``last_checked`` and a
+    ``status_history``; user layers may leave them out, but what they give
+    must be well formed. Raises :class:`LayerInvalid` naming ``file``, the
+    feature and the problem at the first problem (:func:`feature_problems`
+    lists all).
     """
-    problems = feature_problems(features, geoms, region=region)
+    problems = feature_problems(features, geoms, region=region, require_dates=require_dates)
     if problems:
         raise LayerInvalid(file, problems[0].feature, problems[0].problem)

@@ -8,6 +8,8 @@ __all__ = [
     "LAYER_COLOURS",
     "DEFAULT_COLOUR",
     "STATUS_STYLE",
+    "QUALITY_STYLE",
+    "HALO_QUALITIES",
     "KIND_ICON",
     "layer_colour",
     "line_style",
@@ -41,6 +43,16 @@ STATUS_STYLE = {
     "retired": {"dash": None, "opacity": 0.3, "label": "retired (faded)"},
     "unknown": {"dash": "1 4", "opacity": 0.6, "label": "status not stated (fine dots)"},
 }
+
+# geometry quality -> how honest the line's shape is, and how it is drawn: both non-surveyed qualities get a
+# halo under the line; schematic lines are also one pixel thinner. Traced lines and points draw plainly.
+QUALITY_STYLE = {
+    "schematic": {"halo": True, "weight_delta": -1,
+                  "label": "schematic (waypoints, not a surveyed route)"},
+    "approximate": {"halo": True, "weight_delta": 0,
+                    "label": "approximate (source route with long straight runs)"},
+}
+HALO_QUALITIES = tuple(q for q, style in QUALITY_STYLE.items() if style["halo"])
 
 # kind -> Font Awesome icon name (without the fa- prefix)
 KIND_ICON = {

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite drives for real, when missing:
-# chromium (browser tests). Runs `apt-get update` at most once. Without root or
+# chromium (browser tests), nginx (the production stack and its load-and-abuse tests). Runs `apt-get update` at most once. Without root or
 # apt-get it names what is missing; tests that need it are then skipped
 # (and fail under CI=true).
 set -euo pipefail
 # command each package provides, package name
 _wanted=(
   "chromium chromium"
+  "nginx nginx"
 )
 _missing=()
 for pair in "${_wanted[@]}"; do
   set -- $pair
-  command -v "$1" >/dev/null 2>&1 || _missing+=("$2")
+  # nginx lives in /usr/sbin, which an ordinary user's PATH may lack
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || _missing+=("$2")
 done
 [ ${#_missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -13,6 +13,11 @@ import tempfile
 
 import pytest
 
+# The suite is one client asking for hundreds of computations a minute: the per-client rate limits
+# (webapp.limits) would answer 429. They are off for every app and server the tests start unless a
+# test switches them on (tests/test_limits.py, tests/load/).
+os.environ.setdefault("MAPSVC_RATELIMIT_ENABLED", "false")
+
 from webapp import create_app
 
 # Every app a test builds (and every server it starts) keeps its store in a throw-away directory of this
@@ -88,7 +93,7 @@ def catalog(app):
     return app.extensions["catalog"]
 
 
-_EMBEDDED = re.compile(r"var (feature_layer_\w+)_data = (\{.*?\});\n")
+_EMBEDDED = re.compile(r"MapSvc\.featureLayer\(\w+, ")
 
 
 @pytest.fixture(scope="session")
@@ -97,11 +102,12 @@ def embedded_layers():
 
     def parse(html):
         found = {}
+        decoder = json.JSONDecoder()
         for match in _EMBEDDED.finditer(html):
-            data = match.group(2)
-            # the layer's featureGroup, created right after its data, carries {"layerId": ...}
-            layer_id = re.search(r'"layerId": "([a-z0-9_]+)"', html[match.end():]).group(1)
-            found[layer_id] = json.loads(data)
+            # MapSvc.featureLayer(map, data, {"layerId": ..., ...}): the data, then the options naming the layer
+            data, end = decoder.raw_decode(html, match.end())
+            options, _ = decoder.raw_decode(html, end + 2)
+            found[options["layerId"]] = data
         return found
 
     return parse

@@ -5,8 +5,10 @@ the schematic CPEC chains may be regenerated, so their km are asserted as
 ranges, never exact values.
 """
 
+import csv
 import gzip
 import html
+import io
 import json
 import re
 
@@ -53,8 +55,8 @@ def test_api_corridor_tapi_band_first_with_area_and_herat(client, catalog):
     assert any("GeoNames" in a for a in doc["attribution"])
 
 
-def test_api_gwadar_within_25_km_of_the_cpec_western_alignment(client):
-    doc = client.get("/api/corridor?feature=cpec:cpec_western_alignment&width_km=25&with=ports,places").get_json()
+def test_api_gwadar_within_25_km_of_the_cpec_southern_trunk(client):
+    doc = client.get("/api/corridor?feature=cpec:cpec_southern_trunk&width_km=25&with=ports,places").get_json()
     found = {(p["layer"], p["name"]): p for p in props(doc)[1:]}
     assert found[("places", "Gwadar")]["distance_km"] < 25
     port = next(p for p in found.values() if p["id"] == "gwadar_port")
@@ -190,8 +192,10 @@ def test_results_are_cached_per_normalised_query(client, monkeypatch):
     assert json.loads(gzip.decompress(packed.get_data())) == first.get_json()
 
 
-def test_result_cache_is_bounded(app):
-    assert app.extensions["analysis_results"].size == analysis_queries.RESULT_CACHE_SIZE
+def test_result_cache_is_bounded_in_bytes(app):
+    results = app.extensions["analysis_results"]
+    assert results.max_bytes == app.config["RESULT_CACHE_MB"] * 1024 * 1024
+    assert 0 < results.size_bytes <= results.max_bytes
 
 
 # --- pages ---------------------------------------------------------------------------------------------
@@ -221,7 +225,7 @@ def test_corridor_page_defaults_to_tapi_and_shows_band_features_and_table(client
 
 
 def test_corridor_page_for_another_route_and_layers(client, embedded_layers):
-    page = text(client.get("/corridor?feature=cpec:cpec_western_alignment&width_km=25&with=&with=ports&basemap=none"))
+    page = text(client.get("/corridor?feature=cpec:cpec_southern_trunk&width_km=25&with=&with=ports&basemap=none"))
     data = embedded_layers(page)
     assert "within_places" not in data and [f["properties"]["id"] for f in data["within_ports"]["features"]] == [
         "gwadar_port"]
@@ -296,7 +300,7 @@ def test_corridor_export_is_one_self_contained_file(client, embedded_layers):
     assert response.headers["Content-Disposition"] == 'attachment; filename="corridor_tapi_tapi_trunk_50km.html"'
     page = text(response)
     assert assets.remote_asset_urls(page) == []
-    assert "/static/vendor/" not in page and "L.tileLayer(" not in page
+    assert "/static/" not in page and "L.tileLayer(" not in page
     data = embedded_layers(page)
     assert "analysis_band" in data and "Herat" in {f["properties"]["name"] for f in data["within_places"]["features"]}
     assert all("_popup" in f["properties"] for layer in data.values() for f in layer["features"])
@@ -305,14 +309,18 @@ def test_corridor_export_is_one_self_contained_file(client, embedded_layers):
 def test_csv_and_geojson_exports(client):
     doc = client.get("/api/corridor?layer=tapi&feature=tapi_trunk&width_km=50").get_json()
     csv_text = text(client.get("/export/corridor?layer=tapi&feature=tapi_trunk&width_km=50&format=csv"))
-    lines = csv_text.strip().split("\n")
-    assert lines[0] == "layer,id,name,kind,status,countries,distance_km,chainage_km,inside_length_km"
-    assert len(lines) == len(doc["features"])
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert {"WKT", "lon", "lat", "layer", "id", "name", "countries", "distance_km", "chainage_km"} <= set(rows[0])
+    assert len(rows) == len(doc["features"])  # the band first, then every feature found, each with geometry
+    assert rows[0]["WKT"].startswith("POLYGON") and rows[0]["role"] == "corridor"
+    herat = next(r for r in rows if r["name"] == "Herat")
+    assert json.loads(herat["countries"]) == ["AFG"] and herat["WKT"].startswith("POINT")
     geojson = client.get("/export/corridor?layer=tapi&feature=tapi_trunk&width_km=50&format=geojson").get_json()
     assert geojson == doc
-    legs = text(client.get("/export/route?from=Kashgar&to=Gwadar&modes=road&format=csv")).strip().split("\n")
+    legs = list(csv.DictReader(io.StringIO(text(client.get(
+        "/export/route?from=Kashgar&to=Gwadar&modes=road&format=csv")))))
     route = client.get("/api/route?from=Kashgar&to=Gwadar&modes=road").get_json()
-    assert len(legs) == len(route["features"]) + 1
+    assert len(legs) == len(route["features"]) and legs[0]["WKT"].startswith("LINESTRING")
     page = text(client.get("/export/route?from=Kashgar&to=Gwadar&modes=road&format=html"))
     assert assets.remote_asset_urls(page) == [] and "route_legs" in page
     response = client.get("/export/corridor?layer=tapi&feature=tapi_trunk&format=pdf")

@@ -234,15 +234,15 @@ def test_report_errors(catalog):
         corridor_report(catalog, "boundaries", "PAK", 10)
 
 
-def test_gwadar_inside_25_km_of_the_cpec_western_alignment(catalog):
-    report = corridor_report(catalog, "cpec", "cpec_western_alignment", 25, with_layers="ports,places")
+def test_gwadar_inside_25_km_of_the_cpec_southern_trunk(catalog):
+    report = corridor_report(catalog, "cpec", "cpec_southern_trunk", 25, with_layers="ports,places")
     f = report["features"].set_index("id")
     assert f.loc["gwadar_port", "distance_km"] < 25
     gwadar = f[(f["layer"] == "places") & (f["name"] == "Gwadar")]
     assert len(gwadar) == 1 and gwadar["distance_km"].iloc[0] < 25
-    # Gwadar is the alignment's end: chainage within 25 km of the full length
+    # Gwadar is the end of the trunk every alignment shares: chainage within 25 km of the full length
     assert f.loc["gwadar_port", "chainage_km"] > report["corridor"].length_km - 25
-    assert "karachi_port" not in f.index  # 500 km east of the western alignment's end
+    assert "karachi_port" not in f.index  # 500 km east of the trunk's end
 
 
 def test_karachi_ports_in_north_south_corridor_near_chainage_0(catalog):
@@ -254,7 +254,7 @@ def test_karachi_ports_in_north_south_corridor_near_chainage_0(catalog):
 
 
 def test_tapi_corridor_summaries_add_up(catalog):
-    report = corridor_report(catalog, "tapi", "tapi_trunk", 50, with_layers="places,pakistan_gas_grid")
+    report = corridor_report(catalog, "tapi", "tapi_trunk", 50, with_layers="places,pakistan_gas_grid,tapi")
     s, f = report["summary"], report["features"]
     assert s["features"] == len(f) > 0
     assert sum(v["features"] for v in s["by_layer"].values()) == len(f)
@@ -263,9 +263,9 @@ def test_tapi_corridor_summaries_add_up(catalog):
     assert {"AFG", "PAK"} <= set(s["by_country"])
     assert (f["distance_km"] <= 50).all() and f["chainage_km"].is_monotonic_increasing
     assert "Herat" in set(f["name"]) and "Kandahar" in set(f["name"])
-    # GEM's own TAPI line (pakistan_gas_grid) runs inside the band for at least the trunk's length
-    gem = f[f["id"] == "turkmenistan_afghanistan_pakistan_india_gas_pipeline"]
-    assert gem["inside_length_km"].iloc[0] >= 0.95 * s["route_length_km"]
+    # TAPI is counted once: its branches come from the tapi layer, and the grid holds no copy of the project
+    assert set(f.loc[f["layer"] == "tapi", "id"]) == {"tapi_branch_1", "tapi_branch_2"}
+    assert not f["id"].str.startswith("turkmenistan_afghanistan").any()
     doc = corridor_geojson(report)
     assert doc["features"][0]["properties"]["role"] == "corridor"
     assert doc["features"][0]["properties"]["area_km2"] == pytest.approx(report["corridor"].area_km2, abs=0.1)
@@ -273,11 +273,13 @@ def test_tapi_corridor_summaries_add_up(catalog):
     assert all(isinstance(x["properties"]["distance_km"], float) for x in doc["features"][1:])
 
 
-def test_tapi_overlaps_its_gem_duplicate(catalog):
-    result = overlap_report(catalog, "tapi:tapi_trunk",
-                            "pakistan_gas_grid:turkmenistan_afghanistan_pakistan_india_gas_pipeline", 5)
-    assert result["a_within_b_km"] == pytest.approx(result["a_length_km"], rel=0.01)
-    assert result["shared"]["type"] in ("LineString", "MultiLineString")
+def test_the_grid_references_tapi_instead_of_copying_it(catalog):
+    with pytest.raises(FeatureNotFound):
+        overlap_report(catalog, "tapi:tapi_trunk",
+                       "pakistan_gas_grid:turkmenistan_afghanistan_pakistan_india_gas_pipeline", 5)
+    assert "tapi:tapi_trunk" in catalog.layer("pakistan_gas_grid").meta["references"]
+    result = overlap_report(catalog, "tapi:tapi_trunk", "tapi:tapi_branch_1", 5)
+    assert result["shared"] is None or result["shared"]["type"] in ("LineString", "MultiLineString")
 
 
 def test_north_south_against_ml1(catalog):
@@ -331,4 +333,4 @@ def test_cli_stats_still_works(capsys):
     from geo.__main__ import main
 
     assert main(["stats", "tapi", "--format", "csv"]) == 0
-    assert capsys.readouterr().out.startswith("id,name,kind,status,geodesic_length_km")
+    assert capsys.readouterr().out.startswith("id,name,kind,status,geodesic_length_km,")

@@ -42,7 +42,7 @@ def test_html_export_is_self_contained_and_holds_every_layer(client, catalog, em
     assert response.headers["Content-Disposition"] == 'attachment; filename="tapi_north_south_pipeline_lng_terminals.html"'
     page = response.get_data(as_text=True)
     assert fetched_urls(page) == []
-    assert "/static/vendor/" not in page  # every asset inlined
+    assert "/static/" not in page  # every asset inlined
     assert "L.map(" in page and "L.Control.MiniMap" in page and "@font-face" in page
     layers = embedded_layers(page)
     assert set(layers) == {"tapi", "north_south_pipeline", "lng_terminals"}
@@ -81,15 +81,25 @@ def test_svg_export(client):
 
 
 def test_stats_downloads(client, catalog):
-    csv_text = export(client, layers="tapi,north_south_pipeline", format="csv").get_data(as_text=True)
+    csv_text = export(client, layers="tapi,north_south_pipeline", format="stats-csv").get_data(as_text=True)
     header, *rows = csv_text.splitlines()
     assert header.startswith("layer,id,name")
     assert len(rows) == len(catalog.layer("tapi").gdf) + len(catalog.layer("north_south_pipeline").gdf)
-    body = json.loads(export(client, layers="tapi", format="json").data)
+    body = json.loads(export(client, layers="tapi", format="stats-json").data)
     expected = layer_stats(catalog, "tapi").set_index("id").loc["tapi_trunk", "geodesic_length_km"]
     assert body["tapi"]["features"][0]["geodesic_length_km"] == expected
-    markdown = export(client, layers="tapi", format="md").get_data(as_text=True)
+    markdown = export(client, layers="tapi", format="stats-md").get_data(as_text=True)
     assert markdown.startswith("## TAPI gas pipeline") and "| tapi_trunk |" in markdown
+
+
+def test_old_statistics_names_redirect_and_data_formats_go_to_the_layer_download(client):
+    moved = client.get("/export?layers=tapi,cpec&format=csv")
+    assert moved.status_code == 301 and moved.headers["Location"].endswith("format=stats-csv")
+    assert client.get("/export?layers=tapi&format=md", follow_redirects=True).get_data(as_text=True).startswith("## ")
+    data = client.get("/export?layers=tapi&format=geojson")
+    assert data.status_code == 303 and data.headers["Location"] == "/api/layers/tapi/download?format=geojson"
+    several = client.get("/export?layers=tapi,cpec&format=gpkg")
+    assert several.status_code == 400 and "/api/layers/cpec/download?format=gpkg" in several.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("query, parameter, status", [

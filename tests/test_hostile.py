@@ -93,7 +93,7 @@ def _assert_nothing_injected(html, *, reference=None):
         assert len(page.scripts) == len(_Page(reference).scripts)
     for tag, attrs in page.tags:
         if tag == "script" and attrs.get("src"):
-            assert attrs["src"].startswith("/static/vendor/"), attrs
+            assert attrs["src"].startswith("/static/v/"), attrs
     return page
 
 
@@ -119,11 +119,12 @@ def test_map_pages_show_hostile_text_as_text(hclient, path, reference):
         assert PAYLOADS["script"] in text and PAYLOADS["quote"] in text  # feature names in the statistics table
         assert PAYLOADS["img"] + " " + PAYLOADS["entity"] in text  # the description, entities not decoded
         # the embed snippet: a textarea whose text is the snippet; its title attribute is escaped once
-        snippet = next(t for t in page.text if t.startswith("<iframe "))
+        snippet = next(t for t in page.text if t.startswith("<figure"))
         escaped_title = "&lt;script&gt;alert(1)&lt;/script&gt; &#34;&#39;&gt;&lt;svg onload=alert(3)&gt; {{7*7}}"
-        assert f'title="{escaped_title}"' in snippet
-        assert _Page(snippet).tags == [("iframe", {**_Page(snippet).tags[0][1]})]
-        assert _Page(snippet).tags[0][1]["title"] == TITLE
+        assert f'title="Interactive map: {escaped_title}"' in snippet
+        assert [tag for tag, _ in _Page(snippet).tags] == ["figure", "iframe", "figcaption", "a"]
+        assert _Page(snippet).tags[1][1]["title"] == "Interactive map: " + TITLE
+        assert TITLE in "".join(_Page(snippet).text)  # the caption names the map as text
 
 
 @pytest.mark.parametrize("path", [f"/map/{LAYER_ID}", f"/embed/{LAYER_ID}", "/",
@@ -184,7 +185,7 @@ def test_static_svg_export_carries_text_only(hclient):
 
 
 def test_markdown_statistics_escape_html_and_pipes(hclient):
-    text = hclient.get(f"/export?layers={LAYER_ID}&format=md").get_data(as_text=True)
+    text = hclient.get(f"/export?layers={LAYER_ID}&format=stats-md").get_data(as_text=True)
     assert "<script" not in text and "<img" not in text and "<svg" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     rows = [line for line in text.splitlines() if line.startswith("| evil_")]

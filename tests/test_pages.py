@@ -22,8 +22,9 @@ def test_overview_embeds_every_layer_and_the_route_table(client, catalog, embedd
     assert set(layers) == set(overview_layer_ids(catalog))
     for layer_id, data in layers.items():
         assert [f["properties"]["id"] for f in data["features"]] == list(catalog.layer(layer_id).gdf["id"])
-    # the statistics table: one section per line layer, figures from geo.stats
-    assert 'data-layer="tapi"' in page and 'data-layer="lng_terminals"' not in page
+    # the feature table: one row per feature of every layer, figures from geo.stats
+    for layer_id in overview_layer_ids(catalog):
+        assert page.count(f'<tr data-layer="{layer_id}"') == len(catalog.layer(layer_id).gdf), layer_id
     trunk = layer_stats(catalog, "tapi").set_index("id").loc["tapi_trunk"]
     assert f'{trunk["geodesic_length_km"]:,.1f}' in page
     assert "TAPI gas pipeline (main trunk)" in page
@@ -39,8 +40,12 @@ def test_layer_page_embeds_its_features_names_and_snippet(client, catalog, embed
     assert "<title>TAPI gas pipeline" in page
     # the iframe snippet is shown as text, not rendered
     snippet = re.search(r'<textarea id="embed-snippet"[^>]*>(.*?)</textarea>', page, re.DOTALL).group(1)
-    assert snippet.startswith("&lt;iframe src=")
-    assert 'src="http://localhost/embed/tapi"' in html.unescape(snippet)
+    assert snippet.startswith("&lt;figure")
+    code = html.unescape(snippet)
+    assert 'src="http://localhost/embed/tapi"' in code  # the offline basemap by default
+    # responsive: full width, the height follows the width; the frame is named, the caption credits the sources
+    assert "width:100%;aspect-ratio:3/2;min-height:360px" in code and 'title="Interactive map: TAPI' in code
+    assert "<figcaption" in code and "Global Energy Monitor, Asia Gas Tracker, May 2024" in code
     assert "Global Energy Monitor, Asia Gas Tracker, May 2024 (CC BY 4.0)" in page
     assert "/export?layers=tapi&amp;format=png" in page
 
@@ -58,7 +63,7 @@ def test_map_without_layers_goes_to_the_overview(client):
 
 def test_feature_parameter_zooms_to_and_opens_the_feature(client):
     page = text(client.get("/map/tapi?feature=tapi_trunk"))
-    assert '=== "tapi_trunk"' in page and "target.openPopup()" in page and "fitBounds(target.getBounds()" in page
+    assert 'MapSvc.select("tapi", "tapi_trunk");' in page
 
 
 def test_basemap_choice(client):
@@ -139,7 +144,9 @@ def test_hostile_layer_is_escaped_everywhere(hostile_client, embedded_layers):
 
 def test_hostile_tooltips_use_text_not_markup(hostile_client):
     page = text(hostile_client.get("/map/hostile"))
-    assert "tip.textContent = f.properties.name" in page
+    assert "MapSvc.featureLayer(" in page
+    script = (assets.VENDOR_DIR.parent / "js" / "mapsvc.js").read_text(encoding="utf-8")
+    assert "tip.textContent = f.properties.name" in script and "innerHTML" not in script
 
 
 # --- large user layers: slim properties, popups fetched, zoom-band geometry -----------------------
@@ -184,7 +191,7 @@ def test_large_served_map_is_slim_and_fetches_popups(big_client, embedded_layers
     data = embedded_layers(page)["big_lines"]
     assert [f["properties"]["id"] for f in data["features"]] == [f"line_{i:02d}" for i in range(BIG_FEATURES)]
     for feature in data["features"]:
-        assert set(feature["properties"]) == {"id", "name", "kind", "status", "_s"}
+        assert set(feature["properties"]) == {"id", "name", "kind", "status", "countries", "_s"}
     assert "xxxxxxxxxx" not in page and "onerror" not in page  # no description, no operator, no popups
     assert '"/popup/big_lines/{fid}"' in page and '"/api/layers/big_lines/display?zoom_band={band}"' in page
     # the popup fetched on click has every property, escaped, and the route statistics

@@ -106,3 +106,35 @@ def test_layer_reference_errors(catalog):
 def test_place_to_dict_is_json_ready(catalog):
     d = find_place(catalog, "Karachi").to_dict()
     assert d["name"] == "Karachi" and math.isfinite(d["lon"]) and d["source"] == "gazetteer"
+
+
+def test_gazetteer_corrections_apply_wherever_places_are_used(catalog):
+    """One corrections file: the places list, route end points and nearest all see the corrected Hasan Abdal."""
+    from geo.corridor_report import corridor_report
+    from geo.network import nearest
+    from geo.places import places_gdf
+
+    real = (72.68312, 33.8218)  # Hasan Abdal, Attock District (Wikipedia); GeoNames put it 380 km south
+    place = find_place(catalog, "Hasan Abdal")
+    assert place.source == "gazetteer" and float(distance_km(place.lon, place.lat, *real)) < 0.1
+    gdf = places_gdf(catalog)
+    row = gdf[gdf["name"] == "Hasan Abdal"].geometry.iloc[0]
+    assert float(distance_km(row.x, row.y, *real)) < 0.1
+    # the KKH ends at Hasan Abdal: the corridor lists the town at the route's end, not in southern Punjab
+    report = corridor_report(catalog, "cpec", "karakoram_highway", 10, with_layers="places")
+    found = report["features"].set_index("name")
+    assert found.loc["Hasan Abdal", "distance_km"] < 1
+    assert found.loc["Hasan Abdal", "chainage_km"] > report["corridor"].length_km - 5
+    closest = nearest(catalog, "Hasan Abdal", layer="ports")["by_geodesic"][0]
+    assert closest["id"] == "port_qasim" and closest["geodesic_km"] == pytest.approx(1125.8, abs=0.1)  # not 817
+
+
+def test_a_stale_correction_fails_the_load(tmp_path):
+    from layers.errors import ImportFailed
+    from layers.importers.gazetteer import CORRECTIONS, load_gazetteer
+
+    text = CORRECTIONS.read_text(encoding="utf-8").replace("was = { lat = 30.43333", "was = { lat = 31.43333")
+    path = tmp_path / "corrections.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ImportFailed, match="correction of 'Hasan Abdal'.*matches 0 gazetteer entries"):
+        load_gazetteer(CORRECTIONS.parent / "geonames_cities1000_region.csv", corrections=path)

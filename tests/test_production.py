@@ -1,7 +1,7 @@
 """Production serving: the --production path, a concurrent soak over loopback, and the security headers.
 
-The soak starts ``python -m webapp serve --production`` (waitress, 8
-threads), asks each URL once (the steady state of a server that has been
+The soak starts ``python -m webapp serve --production`` (gunicorn, 8
+threads per worker), asks each URL once (the steady state of a server that has been
 visited), then sends 8 clients x 200 requests mixing pages, GeoJSON and
 statistics over keep-alive connections; every response must be a 200 and
 identical, per URL, to the first one. Figures go to
@@ -52,19 +52,40 @@ def captured_serve(monkeypatch):
     return calls
 
 
+def test_production_flag_starts_gunicorn_with_the_shipped_config(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.os, "execv", lambda path, argv: calls.append(argv))
+    monkeypatch.delenv(cli.PRODUCTION_ENV, raising=False)
+    assert cli.main(["serve", "--production", "--port", "8125", "--workers", "3", "--threads", "4"]) == 0
+    argv = calls[0]
+    assert argv[1:3] == ["-m", "gunicorn"] and argv[argv.index("-c") + 1].endswith("deploy/gunicorn.conf.py")
+    assert argv[argv.index("--bind") + 1] == "127.0.0.1:8125"
+    assert argv[argv.index("--workers") + 1] == "3" and argv[argv.index("--threads") + 1] == "4"
+
+
+def test_the_gunicorn_config_bounds_requests_and_preloads():
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert conf["worker_class"] == "gthread" and conf["preload_app"] is True
+    assert conf["limit_request_line"] <= 8190 and conf["limit_request_fields"] <= 100
+    assert conf["wsgi_app"] == "webapp.wsgi:application"
+
+
 def test_production_flag_configures_waitress(captured_serve):
-    assert cli.main(["serve", "--production", "--threads", "12", "--port", "8123"]) == 0
+    assert cli.main(["serve", "--production", "--server", "waitress", "--threads", "12", "--port", "8123"]) == 0
     app, options = captured_serve[0]
     assert not app.debug and not app.testing
     assert options["threads"] == 12 and options["port"] == 8123 and options["host"] == "127.0.0.1"
     assert options["connection_limit"] >= 100 and options["channel_timeout"] == 60
     assert options["ident"] == "mapsvc"
+    assert options["max_request_body_size"] == 1024 * 1024 and options["channel_request_lookahead"] == 1
     assert "trusted_proxy" not in options
 
 
 def test_production_from_the_environment_with_a_trusted_proxy(captured_serve, monkeypatch):
     monkeypatch.setenv(cli.PRODUCTION_ENV, "1")
-    assert cli.main(["serve", "--trusted-proxy", "127.0.0.1"]) == 0
+    assert cli.main(["serve", "--server", "waitress", "--trusted-proxy", "127.0.0.1"]) == 0
     options = captured_serve[0][1]
     assert options["ident"] == "mapsvc"
     assert options["trusted_proxy"] == "127.0.0.1" and "x-forwarded-proto" in options["trusted_proxy_headers"]
@@ -97,7 +118,7 @@ def test_production_refuses_a_testing_app():
 @pytest.fixture(scope="module")
 def production_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("soak") / "server.log"
-    server = LiveServer(args=["--production", "--threads", "8"], log_path=log).start()
+    server = LiveServer(args=["--production", "--threads", "8"], log_path=log).start(timeout_s=240)
     yield server
     server.stop()
 
@@ -219,8 +240,14 @@ def test_html_pages_carry_the_policy_and_refuse_foreign_framing(web, path):
     assert response.mimetype == "text/html"
     csp = _csp(response)
     assert csp["default-src"] == "'self'"
-    assert csp["script-src"] == "'self' 'unsafe-inline' 'unsafe-eval'"
-    assert csp["style-src"] == "'self' 'unsafe-inline'"
+    # inline scripts and style elements only by hash; no 'unsafe-eval' (the measure tool is our own)
+    script_src, style_src = csp["script-src"].split(), csp["style-src"].split()
+    assert script_src[0] == "'self'" and "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+    assert style_src[0] == "'self'" and "'unsafe-inline'" not in style_src
+    assert all(s.startswith("'sha256-") for s in script_src[1:] + style_src[1:])
+    assert len(script_src) > 1 or response.status_code == 404  # the map's script; an error page has none
+    assert len(style_src) > 1
+    assert csp["style-src-attr"] == "'unsafe-inline'"
     assert csp["object-src"] == "'none'" and csp["base-uri"] == "'self'" and csp["connect-src"] == "'self'"
     assert csp["frame-ancestors"] == "'self'"
     # the default basemap is OpenStreetMap: its tiles, and the alternatives in the layer control, are images
@@ -236,7 +263,7 @@ def test_embeds_may_be_framed_by_anyone(web, path):
     assert response.status_code == 200
     csp = _csp(response)
     # no frame-ancestors at all: '*' would still refuse file:// reports and sandboxed frames
-    assert "frame-ancestors" not in csp and csp["script-src"] == "'self' 'unsafe-inline' 'unsafe-eval'"
+    assert "frame-ancestors" not in csp and "'unsafe-inline'" not in csp["script-src"]
     assert "X-Frame-Options" not in response.headers
 
 
@@ -297,3 +324,36 @@ def test_serve_help_documents_production():
 def test_the_artifacts_folder_is_ignored_by_git():
     assert "test-artifacts/" in (ROOT / ".gitignore").read_text().splitlines()
 
+
+
+def test_hashes_cover_exactly_the_trusted_inline_elements(web):
+    """Each hash in the policy is one inline element of the page; hostile markup in data is never hashed."""
+    import base64
+    import re
+
+    response = web.get("/map/tapi")
+    html = response.get_data(as_text=True)
+    csp = _csp(response)
+    bodies = re.findall(r"<script>(.*?)</script>", html, re.S)
+    hashes = {"'sha256-" + base64.b64encode(hashlib.sha256(b.encode()).digest()).decode() + "'" for b in bodies}
+    assert hashes == {source for source in csp["script-src"].split() if source.startswith("'sha256-")}
+    assert csp["script-src"].split()[0] == "'self'" and "'unsafe-eval'" not in csp["script-src"]
+
+
+def test_downloads_are_sandboxed(web):
+    response = web.get("/export?layers=tapi&format=html")
+    assert response.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+
+
+def test_a_hostile_layer_adds_no_hash(hostile_client, client):
+    """A layer full of <script> payloads changes the data, not the set of inline elements allowed."""
+    hostile = _csp(hostile_client.get("/map/hostile"))
+    assert len(hostile["script-src"].split()) == len(_csp(client.get("/map/tapi"))["script-src"].split())
+
+
+def test_a_page_served_from_the_page_cache_keeps_its_policy(web):
+    """The second request is answered from the page cache: its CSP must still allow the page's own scripts."""
+    first, second = web.get("/map/casa1000"), web.get("/map/casa1000")
+    assert first.get_data() == second.get_data()
+    assert _csp(second)["script-src"] == _csp(first)["script-src"]
+    assert sum(source.startswith("'sha256-") for source in _csp(second)["script-src"].split()) == 2

@@ -29,11 +29,11 @@ def test_defaults_come_from_the_table():
 
 
 def test_environment_overrides_defaults_and_dict_overrides_environment():
-    env = {ENV_PREFIX + "LAYERS_DIRS": "/a:/b", ENV_PREFIX + "MAP_CACHE_SIZE": "3",
+    env = {ENV_PREFIX + "LAYERS_DIRS": "/a:/b", ENV_PREFIX + "MAP_CACHE_MB": "3",
            ENV_PREFIX + "DEFAULT_BASEMAP": "none"}
     config = load_settings({"DEFAULT_BASEMAP": "topo"}, environ=env)
     assert config["LAYERS_DIRS"] == ("/a", "/b")
-    assert config["MAP_CACHE_SIZE"] == 3
+    assert config["MAP_CACHE_MB"] == 3
     assert config["DEFAULT_BASEMAP"] == "topo"
 
 
@@ -41,7 +41,7 @@ def test_a_single_folder_string_is_one_folder():
     assert load_settings({"LAYERS_DIRS": "/data/mine"}, environ={})["LAYERS_DIRS"] == ("/data/mine",)
 
 
-@pytest.mark.parametrize("name, value", [("MAP_CACHE_SIZE", "many"), ("GZIP_MIN_BYTES", "-1"),
+@pytest.mark.parametrize("name, value", [("MAP_CACHE_MB", "many"), ("HEAVY_CONCURRENCY", "0"), ("GZIP_MIN_BYTES", "-1"),
                                          ("BASEMAP_SIMPLIFY_DEG", "nan")])
 def test_malformed_environment_value_names_the_variable(name, value):
     with pytest.raises(BadParameter) as err:
@@ -51,9 +51,9 @@ def test_malformed_environment_value_names_the_variable(name, value):
 
 def test_create_app_applies_the_settings(monkeypatch):
     monkeypatch.setenv(ENV_PREFIX + "CACHE_MAX_AGE", "42")
-    app = create_app({"TESTING": True, "MAP_CACHE_SIZE": 2})
+    app = create_app({"TESTING": True, "MAP_CACHE_MB": 2})
     assert app.config["CACHE_MAX_AGE"] == 42
-    assert app.extensions["map_cache"].size == 2
+    assert app.extensions["map_cache"].max_bytes == 2 * 1024 * 1024
     assert app.testing
 
 

@@ -10,7 +10,7 @@ from shapely import LineString, MultiLineString, Point, box
 from geo.__main__ import main as geo_cli
 from geo.countries import OUTSIDE, border_crossings, country_of_points, length_by_country_km
 from geo.geodesic import distance_km
-from geo.stats import feature_stats, format_stats, layer_stats, layer_summary
+from geo.stats import STAT_COLUMNS, feature_stats, format_stats, layer_stats, layer_summary
 
 
 @pytest.fixture
@@ -140,3 +140,11 @@ def test_casa1000_ac_line_stays_in_kyrgyzstan_and_tajikistan(catalog):
     ac = stats.loc["casa1000_ac_datka_khujand"]
     assert set(ac.length_by_country_km) == {"KGZ", "TJK"}  # never through Uzbekistan or the Sokh exclave
     assert ac.length_by_country_km["KGZ"] > ac.length_by_country_km["TJK"]
+
+
+def test_stat_columns_order_is_the_table_order(catalog):
+    stats = layer_stats(catalog, "tapi")
+    assert list(stats.columns) == STAT_COLUMNS
+    # The dated-facts columns were appended: the earlier ones keep their positions.
+    assert STAT_COLUMNS[4] == "geodesic_length_km" and STAT_COLUMNS[-4:] == [
+        "status_as_of", "status_source_title", "status_source_url", "geometry_quality"]

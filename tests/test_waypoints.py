@@ -23,7 +23,7 @@ POINTS = RAW / "points.toml"
 
 # Hasan Abdal, 33°49'18.48"N 72°40'59.24"E (Wikipedia); GeoNames puts it at 30.43N.
 HASAN_ABDAL = {"lat": 33.8218, "lon": 72.6831, "max_km": 15,
-               "source": {"title": "Hasan Abdal (Wikipedia copy)", "url": "https://en-academic.com/dic.nsf/enwiki/2350432"}}
+               "source": {"title": "Hasan Abdal (Wikipedia)", "url": "https://en.wikipedia.org/wiki/Hasan_Abdal"}}
 KHUNJERAB = (75.42278, 36.83333)  # lon, lat
 
 
@@ -63,14 +63,20 @@ def test_load_gazetteer_columns(gaz):
     assert gaz["lat"].dtype.kind == "f" and len(gaz) > 5000
 
 
-def test_hasan_abdal_gazetteer_entry_rejected_by_expect(gaz):
+def test_hasan_abdal_raw_entry_rejected_by_expect_and_corrected_on_load():
+    raw = load_gazetteer(RAW / "geonames_cities1000_region.csv", corrections=None)
     with pytest.raises(ImportFailed) as err:
-        resolve_place(gaz, "Hasan Abdal", country="PK", expect=HASAN_ABDAL)
+        resolve_place(raw, "Hasan Abdal", country="PK", expect=HASAN_ABDAL)
     message = str(err.value)
     assert "Hasan Abdal" in message and "km from the expected" in message
-    # the entry is ~376 km off, far beyond the 15 km allowed
-    lon, lat = resolve_place(gaz, "Hasan Abdal", country="PK")
+    # the raw entry is ~376 km off, far beyond the 15 km allowed
+    lon, lat = resolve_place(raw, "Hasan Abdal", country="PK")
     assert float(distance_km(lon, lat, HASAN_ABDAL["lon"], HASAN_ABDAL["lat"])) > 300
+    # the one corrections file moves it wherever the gazetteer is loaded
+    fixed = load_gazetteer(RAW / "geonames_cities1000_region.csv")
+    lon, lat = resolve_place(fixed, "Hasan Abdal", country="PK", expect=HASAN_ABDAL)
+    assert float(distance_km(lon, lat, HASAN_ABDAL["lon"], HASAN_ABDAL["lat"])) < 0.1
+    assert len(fixed) == len(raw)
 
 
 def test_afghan_jalalabad_chosen_with_country_af(gaz):
@@ -176,7 +182,7 @@ def test_duplicate_id_in_layer_fails(gaz, tmp_path):
 
 EXPECTED_ROUTES = {
     "cpec": {"karakoram_highway", "cpec_western_alignment", "cpec_central_alignment",
-             "cpec_eastern_alignment", "ml1_railway"},
+             "cpec_eastern_alignment", "cpec_khuzdar_panjgur", "cpec_southern_trunk", "ml1_railway"},
     "casa1000": {"casa1000_ac_datka_khujand", "casa1000_hvdc_sangtuda_nowshera"},
     "thar_lahore_hvdc": {"matiari_lahore_hvdc"},
 }

@@ -1,7 +1,9 @@
 """``python -m webapp [serve|export] ...``: run the map service, or export maps and statistics.
 
     python -m webapp serve [--host 127.0.0.1] [--port 5000] [--layers-dir DIR]
-    python -m webapp serve --production [--threads 16] [--trusted-proxy 127.0.0.1]   (or MAPSVC_PRODUCTION=1)
+    python -m webapp serve --production [--workers 2 --threads 8]    (gunicorn; or MAPSVC_PRODUCTION=1)
+    python -m webapp serve --production --server waitress [--threads 16] [--trusted-proxy 127.0.0.1]
+    python -m webapp stack [--listen 127.0.0.1:8080] [--prefix DIR]   (nginx in front of gunicorn; deploy/run)
     python -m webapp export --layers tapi,casa1000 --out tapi_casa.html [--basemap none|osm]
     python -m webapp export --layers tapi --out tapi.png [--format png|svg] [--width 1600 --height 1000]
     python -m webapp export --stats --layers tapi,casa1000 --format csv|json|md [--out FILE]
@@ -13,12 +15,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 
 from layers.errors import MapError
+from webapp.logs import install as install_log_filter
 from webapp.settings import ENV_PREFIX, parse_bool
 
 __all__ = ["PRODUCTION_ENV", "build_parser", "main", "production_waitress_options", "run_export", "serve", "warm_up"]
@@ -35,13 +37,24 @@ def build_parser():
     serve_p = sub.add_parser("serve", help="serve the maps and the API (default command)")
     serve_p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve_p.add_argument("--port", type=int, default=5000, help="port (default 5000)")
-    serve_p.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve_p.add_argument("--threads", type=int, help="worker threads (default 8)")
     serve_p.add_argument("--production", action="store_true",
-                         help=f"production serving (also {PRODUCTION_ENV}=1): error logging, connection limits, no "
-                              "server version in headers, X-Forwarded-* honoured from --trusted-proxy")
+                         help=f"production serving (also {PRODUCTION_ENV}=1): gunicorn with deploy/gunicorn.conf.py "
+                              "(or --server waitress), error logging, bounded requests and connections, no server "
+                              "version in headers")
+    serve_p.add_argument("--server", choices=["gunicorn", "waitress"], default="gunicorn",
+                         help="with --production: gunicorn (default, POSIX) or waitress (anywhere)")
+    serve_p.add_argument("--workers", type=int, help="with --production (gunicorn): worker processes (default 2)")
     serve_p.add_argument("--trusted-proxy", metavar="ADDR",
                          help="with --production: address of the reverse proxy whose X-Forwarded-* headers to trust")
     serve_p.add_argument("--layers-dir", action="append", default=[], metavar="DIR", dest="sub_layers_dir",
+                         help="extra folder of layers in any supported format (repeatable)")
+    stack_p = sub.add_parser("stack", help="production stack: nginx in front of gunicorn (Debian nginx needed)")
+    stack_p.add_argument("--listen", default="127.0.0.1:8080", help="address:port nginx listens on")
+    stack_p.add_argument("--prefix", help="folder for nginx's configuration, logs and the socket (default: temporary)")
+    stack_p.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
+    stack_p.add_argument("--threads", type=int, help="threads per gunicorn worker (default 8)")
+    stack_p.add_argument("--layers-dir", action="append", default=[], metavar="DIR", dest="sub_layers_dir",
                          help="extra folder of layers in any supported format (repeatable)")
     export_p = sub.add_parser("export", help="write a self-contained HTML map, a PNG/SVG map, or statistics")
     export_p.add_argument("--layers", help="comma-separated layer ids (default: every layer but boundaries)")
@@ -109,13 +122,20 @@ def warm_up(app):
     return thread
 
 
-def production_waitress_options(*, threads, trusted_proxy=None):
-    """waitress options for production: bounded connections and timeouts, proxy headers only from the proxy."""
+def production_waitress_options(*, threads, trusted_proxy=None, max_body_bytes=1024 * 1024):
+    """waitress options for production: bounded connections, bodies and timeouts, proxy headers only from the proxy.
+
+    waitress reads whole requests before the app sees them, so a slow or
+    huge client costs a channel, not a thread; put nginx in front (``stack``)
+    to resist slowloris, which waitress alone does not time out per header.
+    """
     options = {
         "threads": threads,
         "connection_limit": max(100, 16 * threads),
         "channel_timeout": 60,  # seconds an idle or stalled client may hold a connection
         "ident": "mapsvc",  # the Server header names no software version
+        "max_request_body_size": max_body_bytes,  # 413 instead of spooling a 1 GB body to disk
+        "channel_request_lookahead": 1,  # lets the app see a client that has gone (webapp.workload)
     }
     if trusted_proxy:
         # behind nginx & co: embed snippets and links then use the public scheme and host
@@ -139,8 +159,9 @@ def serve(app, *, host, port, threads=8, production=False, trusted_proxy=None):
     if production:
         if app.debug or app.testing:
             raise ValueError("refusing to serve a DEBUG or TESTING app in production")
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        options = production_waitress_options(threads=threads, trusted_proxy=trusted_proxy)
+        install_log_filter()
+        options = production_waitress_options(threads=threads, trusted_proxy=trusted_proxy,
+                                              max_body_bytes=app.config["MAX_CONTENT_LENGTH"])
     warm_up(app)
     mode = f"production, {threads} threads" if production else f"{threads} threads"
     print(f"serving on http://{host}:{port}/ ({mode})", file=sys.stderr)
@@ -194,6 +215,21 @@ def run_export(app, args):
     return 0
 
 
+def serve_gunicorn(args, layers_dirs):
+    """Replace this process by gunicorn serving the production app (deploy/gunicorn.conf.py)."""
+    from webapp.serving import gunicorn_command
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    if layers_dirs:
+        os.environ["MAPSVC_LAYERS_DIRS"] = os.pathsep.join(layers_dirs)
+    if args.trusted_proxy:
+        os.environ.setdefault("MAPSVC_PROXY_COUNT", "1")
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # fewer malloc arenas: threads' freed memory is reused
+    command = gunicorn_command(bind=f"{args.host}:{args.port}", workers=args.workers, threads=args.threads)
+    os.execv(command[0], command)
+
+
 def main(argv=None):
     """Entry point; returns the exit code (2 on a usage or data error)."""
     from webapp import create_app
@@ -202,11 +238,22 @@ def main(argv=None):
     command = args.command or "serve"
     layers_dirs = [*args.layers_dir, *getattr(args, "sub_layers_dir", [])]
     try:
+        if command == "stack":
+            from webapp.serving import Stack
+
+            env = {"MAPSVC_LAYERS_DIRS": os.pathsep.join(layers_dirs)} if layers_dirs else {}
+            return Stack(listen=args.listen, prefix=args.prefix, workers=args.workers, threads=args.threads,
+                         env=env).run_forever()
+        if command == "serve":
+            production = getattr(args, "production", False) or parse_bool(os.environ.get(PRODUCTION_ENV, "0"))
+            if production and getattr(args, "server", "gunicorn") == "gunicorn":
+                serve_gunicorn(args, layers_dirs)
+                return 0  # only reached when execv is replaced (tests)
         app = create_app({"LAYERS_DIRS": layers_dirs} if layers_dirs else None)
         if command == "serve":
             production = getattr(args, "production", False) or parse_bool(os.environ.get(PRODUCTION_ENV, "0"))
             serve(app, host=getattr(args, "host", "127.0.0.1"), port=getattr(args, "port", 5000),
-                  threads=getattr(args, "threads", 8), production=production,
+                  threads=getattr(args, "threads", None) or 8, production=production,
                   trusted_proxy=getattr(args, "trusted_proxy", None))
             return 0
         if command == "export":

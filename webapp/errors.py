@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from layers.errors import MapError
+from layers.errors import ClientGone, MapError, Overloaded
 
 __all__ = ["error_response", "init_app"]
 
@@ -23,7 +23,13 @@ def init_app(app):
 
 
 def _wants_json():
-    return request.path == "/api" or request.path.startswith("/api/")
+    path = request.path
+    if path == "/ogcapi" or path.startswith("/ogcapi/"):
+        # OGC API clients get JSON errors; a browser asking for the HTML pages gets the error page
+        fmt = (request.args.get("f") or "").lower()
+        accept = request.accept_mimetypes
+        return fmt != "html" and not (not fmt and accept["text/html"] > accept["application/json"])
+    return path.startswith("/api/")
 
 
 MAX_ECHO_CHARS = 300
@@ -41,6 +47,9 @@ def _clip(value):
 def error_response(status, body):
     """``body`` ({"error": message, ...}) as JSON for the API, as an HTML page otherwise."""
     body = {key: _clip(value) for key, value in body.items()}
+    if request.path.startswith("/ogcapi"):
+        # OGC API exception members (OGC 17-069r4 7.5.1), beside the service's own
+        body = {**body, "code": str(status), "description": body.get("error", "")}
     if _wants_json():
         response = jsonify(body)
         response.status_code = status
@@ -53,7 +62,12 @@ def error_response(status, body):
 
 
 def _map_error(exc):
-    return error_response(exc.status, exc.to_dict())
+    if isinstance(exc, ClientGone):  # a warning: an operator wants to know (repeats are de-duplicated)
+        current_app.logger.warning("%s %s: %s", request.method, request.path, exc)
+    response = error_response(exc.status, exc.to_dict())
+    if isinstance(exc, Overloaded):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 def _http_error(exc):
@@ -67,6 +81,10 @@ def _http_error(exc):
     response = error_response(exc.code or 500, {"error": message})
     if exc.code == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)
+    if exc.code == 429:
+        from webapp.limits import retry_after_s
+
+        response.headers["Retry-After"] = str(retry_after_s(exc))
     return response
 
 

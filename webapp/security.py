@@ -1,10 +1,23 @@
 """Security headers: a Content-Security-Policy on HTML (and SVG), nosniff and a referrer policy on everything.
 
-The pages load only self-hosted scripts and styles (``/static/vendor``);
-folium writes each map as an inline ``<script>`` and inline ``<style>``
-blocks, so those are allowed too. Remote hosts appear in exactly one place:
-``img-src`` lists the tile servers, and only when the page shows tiles (its
-``?basemap=``, else ``DEFAULT_BASEMAP``, is not ``none``).
+No inline script or style runs unless the server wrote it: the policy
+allows this site's files (``'self'``) plus the SHA-256 hashes of the
+inline ``<script>`` and ``<style>`` elements of *trusted* markup -- the
+folium header and map script (built by our code from escaped data) and
+the templates' own style blocks -- which templates pass through the
+``csp`` filter (:func:`csp_allow`). Hashes, not nonces: a page's policy is
+then a function of its content, so pages keep their ETag, 304s and shared
+caching. Markup that carries data (popups, tables, titles) is never
+hashed, so a ``<script>`` or ``onerror=`` smuggled into it does not run.
+``style-src-attr 'unsafe-inline'`` keeps ``style="..."`` attributes
+(legend swatches, Leaflet's markup), which cannot run script.
+No ``'unsafe-eval'``: the measure tool is our own
+(``webapp/static/js/measure.js``), not leaflet-measure. Downloads (``Content-Disposition: attachment``)
+get ``sandbox``: they are meant to be opened from disk, never run here.
+
+Remote hosts appear in exactly one place: ``img-src`` lists the tile
+servers, and only when the page shows tiles (its ``?basemap=``, else
+``DEFAULT_BASEMAP``, is not ``none``).
 
 Framing: ``/embed`` and ``/embed/*`` are meant for other people's pages and
 reports, so anyone may frame them: their policy has no ``frame-ancestors``
@@ -21,22 +34,59 @@ literal; it is installed once, from :func:`init_app`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from urllib.parse import urlsplit
 
 import branca.element
-from flask import current_app, request
+from flask import current_app, g, request
+from markupsafe import Markup
 
 from webapp.maps.builder import TILE_PROVIDERS
 
-__all__ = ["EMBED_PREFIX", "REFERRER_POLICY", "content_security_policy", "harden_folium", "init_app", "is_embed_path",
-           "tile_sources"]
+__all__ = ["EMBED_PREFIX", "REFERRER_POLICY", "content_security_policy", "csp_allow", "harden_folium", "init_app",
+           "inline_hashes", "is_embed_path", "tile_sources"]
 
 EMBED_PREFIX = "/embed"
 # Tile servers (OpenStreetMap's usage policy) want to see which site asks: send the origin, never the path.
 REFERRER_POLICY = "strict-origin-when-cross-origin"
-# leaflet-measure (folium's MeasureControl) compiles its templates with `new Function` when it is added.
-_SCRIPT_SRC = "'self' 'unsafe-inline' 'unsafe-eval'"
 _SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+_ATTACHMENT_CSP = "sandbox; default-src 'none'"
+_INLINE = re.compile(r"<(script|style)\b([^>]*)>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+_SRC_ATTR = re.compile(r"\bsrc\s*=", re.IGNORECASE)
+PAGE_HASHES = "_mapsvc_csp_hashes"
+
+
+def inline_hashes(markup):
+    """``{"script": [...], "style": [...]}``: CSP hash sources of the inline elements in ``markup``.
+
+    ``<script src=...>`` loads a file and needs no hash.
+
+    >>> inline_hashes("<script>alert(1)</script><script src='/a.js'></script>")["script"]
+    ["'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='"]
+    """
+    found = {"script": [], "style": []}
+    for match in _INLINE.finditer(str(markup)):
+        tag, attrs, body = match.group(1).lower(), match.group(2), match.group(3)
+        if tag == "script" and _SRC_ATTR.search(attrs):
+            continue
+        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii")
+        found[tag].append(f"'sha256-{digest}'")
+    return found
+
+
+def csp_allow(markup):
+    """Jinja filter ``csp``: allow the inline scripts and styles of trusted ``markup`` in this page's policy.
+
+    Only for markup the server builds (folium's header and map script,
+    template style blocks), never for markup holding data.
+    """
+    found = inline_hashes(markup)
+    page = g.setdefault(PAGE_HASHES, {"script": {}, "style": {}})
+    for kind, hashes in found.items():
+        page[kind].update(dict.fromkeys(hashes))
+    return Markup(markup)
 
 
 def tile_sources(urls):
@@ -55,16 +105,18 @@ def tile_sources(urls):
     return tuple(dict.fromkeys(sources))
 
 
-def content_security_policy(*, tiles, embed):
+def content_security_policy(*, tiles, embed, scripts=(), styles=()):
     """The CSP header value of an HTML page: ``tiles`` = tile sources to allow (empty: none).
 
     ``embed``: framable by anyone, so no ``frame-ancestors`` directive.
+    ``scripts``/``styles``: hash sources of the page's allowed inline elements.
     """
     img = " ".join(("'self'", "data:", *tiles))
     return "; ".join(directive for directive in (
         "default-src 'self'",
-        f"script-src {_SCRIPT_SRC}",
-        "style-src 'self' 'unsafe-inline'",
+        " ".join(("script-src 'self'", *scripts)),
+        " ".join(("style-src 'self'", *styles)),
+        "style-src-attr 'unsafe-inline'",
         f"img-src {img}",
         "font-src 'self' data:",
         "connect-src 'self'",
@@ -90,10 +142,14 @@ def _add_headers(response):
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", REFERRER_POLICY)
     mimetype = response.mimetype or ""
-    if mimetype == "text/html":
+    if mimetype == "text/html" and "attachment" in headers.get("Content-Disposition", ""):
+        headers.setdefault("Content-Security-Policy", _ATTACHMENT_CSP)
+    elif mimetype == "text/html":
         embed = is_embed_path(request.path)
         tiles = current_app.extensions["security"]["tile_sources"] if _shows_tiles() else ()
-        headers.setdefault("Content-Security-Policy", content_security_policy(tiles=tiles, embed=embed))
+        hashes = g.get(PAGE_HASHES) or {"script": {}, "style": {}}
+        headers.setdefault("Content-Security-Policy", content_security_policy(
+            tiles=tiles, embed=embed, scripts=tuple(hashes["script"]), styles=tuple(hashes["style"])))
         if not embed:
             headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     elif mimetype == "image/svg+xml":
@@ -144,4 +200,5 @@ def init_app(app):
     harden_folium()
     urls = [app.config["TILES_URL"], *(tp.url for tp in TILE_PROVIDERS.values() if tp.url)]
     app.extensions["security"] = {"tile_sources": tile_sources(urls)}
+    app.add_template_filter(csp_allow, "csp")
     app.after_request(_add_headers)

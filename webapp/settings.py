@@ -15,7 +15,7 @@ from typing import Any
 
 from layers.errors import BadParameter
 
-__all__ = ["ENV_PREFIX", "SETTINGS", "Setting", "load_settings", "parse_bool", "parse_list"]
+__all__ = ["ENV_PREFIX", "SETTINGS", "Setting", "load_settings", "parse_bool", "parse_list", "parse_names"]
 
 ENV_PREFIX = "MAPSVC_"
 
@@ -24,6 +24,11 @@ def parse_list(text: str) -> tuple[str, ...]:
     """Split a folder list on ``os.pathsep`` (``:`` on Linux) or commas; drop blanks."""
     parts = text.replace(",", os.pathsep).split(os.pathsep)
     return tuple(p.strip() for p in parts if p.strip())
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    """Split a list of names (hosts, ...) on commas or spaces; drop blanks."""
+    return tuple(p for p in text.replace(",", " ").split() if p)
 
 
 def parse_bool(text: str) -> bool:
@@ -40,6 +45,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise ValueError(f"{text!r} must be >= 0")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{text!r} must be >= 1")
     return value
 
 
@@ -104,8 +116,13 @@ SETTINGS: tuple[Setting, ...] = (
             "of the vector basemap: they are simplified as one coverage (shared borders stay shared) at the "
             "coarsest zoom band of geo.simplify within it; 0 keeps full detail. Display only: measurement always "
             "uses the full geometry.", _non_negative_float),
-    Setting("MAP_CACHE_SIZE", 64, "How many rendered maps (per layers, basemap, feature) to keep in memory.",
-            _positive_int),
+    Setting("MAP_CACHE_MB", 64, "Memory budget in megabytes for rendered maps (per layers, basemap, feature, and "
+            "per corridor/route query) kept for repeat visits, per server process (least recently used dropped "
+            "first; 0 keeps none).", _non_negative_float),
+    Setting("RESULT_CACHE_MB", 64, "Memory budget in megabytes for serialised corridor, route, overlap and nearest "
+            "results kept for repeat requests, per server process (0 keeps none).", _non_negative_float),
+    Setting("GZIP_CACHE_MB", 16, "Memory budget in megabytes for gzip-compressed response bodies kept so that a "
+            "repeated large answer is compressed once (0 keeps none).", _non_negative_float),
     Setting("POPUP_EMBED_MAX", 50, "Layers with more features than this fetch each popup from /popup/<layer>/<fid> "
             "when it opens instead of embedding all of them in the page (a popup is about 3 KB; "
             "self-contained exports always embed).", _positive_int),
@@ -115,11 +132,58 @@ SETTINGS: tuple[Setting, ...] = (
             "full geometry. Statistics always use the full geometry.", _positive_int),
     Setting("API_CACHE_MB", 64, "Memory budget in megabytes for serialised filtered or paged GeoJSON responses "
             "kept for repeat requests (least recently used dropped first; 0 disables).", _non_negative_float),
+    Setting("PAGE_CACHE_MB", 32, "Memory budget in megabytes for whole rendered HTML pages (maps, embeds) kept per "
+            "host and full URL with their ETag, so a repeat or a revalidation (304) renders nothing "
+            "(0 disables).", _non_negative_float),
     Setting("CACHE_MAX_AGE", 300, "Cache-Control max-age in seconds for API and page responses.", _positive_int),
     Setting("GZIP_MIN_BYTES", 1024, "Responses at least this large are gzip-compressed when the client accepts "
             "gzip (0 disables compression).", _positive_int),
+    Setting("CORS_ORIGINS", "*", "Origins whose pages may read the read-only endpoints (GET/HEAD) with "
+            "fetch/XHR: '*' (default: the data is public) or origins separated by commas, e.g. "
+            "'https://observablehq.com,http://localhost:8888'; empty for none. Routes that write never get CORS."),
+    Setting("TILE_CACHE_MB", 64, "Memory budget in megabytes for encoded vector tiles (MVT) kept for repeat "
+            "requests (least recently used dropped first; 0 disables).", _non_negative_float),
+    Setting("TILED_MIN_FEATURES", 5000, "Layers with more features than this are drawn on served maps from the "
+            "vector tiles of /ogcapi/collections/<id>/tiles (only the tiles in view are fetched) instead of "
+            "embedded GeoJSON; self-contained exports always embed.", _positive_int),
     Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG static map exports.", _positive_int),
     Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG static map exports.", _positive_int),
+    Setting("HEAVY_CONCURRENCY", 1, "Expensive computations (a corridor, route, overlap or nearest result, a map's "
+            "first rendering, an export, a layer's first statistics) run at most this many at once per server "
+            "process (gunicorn: per worker; 2 workers x 1 fill 2 cores).", _at_least_one),
+    Setting("HEAVY_QUEUE", 2, "How many more expensive requests may wait for a slot per process; beyond that the "
+            "answer is 503 with Retry-After at once. Keep HEAVY_CONCURRENCY + HEAVY_QUEUE well below the threads "
+            "per process, so threads stay free for cheap requests.", _positive_int),
+    Setting("HEAVY_QUEUE_TIMEOUT_S", 10.0, "Seconds an expensive request waits for a slot before it is answered "
+            "503 with Retry-After.", _non_negative_float),
+    Setting("HEAVY_TIME_BUDGET_S", 60.0, "Seconds an expensive computation may run; checked between its steps "
+            "(per layer searched), it is then stopped and answered 503. 0: no budget.", _non_negative_float),
+    Setting("RETRY_AFTER_S", 5, "The Retry-After (seconds) of 503 (busy, over budget) answers.", _at_least_one),
+    Setting("PAGE_MAX_FEATURES", 5000, "Corridor pages, embeds and HTML exports draw at most this many found "
+            "features; a larger result is a 400 naming width_km/with (the JSON API and GeoJSON/CSV downloads "
+            "still give it whole).", _at_least_one),
+    Setting("INLINE_MAX_KB", 2048, "A layer whose display data at the map's opening zoom is larger than this "
+            "(kB) is not written into the page: the map fetches it from /api/layers/<id>/display when the layer "
+            "is shown, and the overview starts with it switched off. Self-contained exports always embed.",
+            _positive_int),
+    Setting("RATELIMIT_EXPENSIVE", "30 per minute;300 per hour", "Per-client limit on expensive requests that "
+            "really compute (corridors, routes, overlaps, nearest, map pages of chosen layers, exports; answers "
+            "from cache do not count), in flask-limiter's notation; past it: 429 with Retry-After."),
+    Setting("RATELIMIT_STORAGE_URI", "memory://", "Where rate-limit counters live: memory:// (per server process) "
+            "or a shared store such as redis://host:6379 or memcached://host:11211 (needs its client library)."),
+    Setting("RATELIMIT_ENABLED", True, "Switch the per-client rate limits off (false) or on.", parse_bool),
+    Setting("MAX_BODY_MB", 1.0, "Largest request body accepted (MB); a larger Content-Length is a 413 before any "
+            "view runs. Upload endpoints raise it for themselves (webapp.limits.allow_large_body).",
+            _non_negative_float),
+    Setting("PUBLIC_BASE_URL", "", "The site's public URL (https://maps.example.org, or with a path prefix); when "
+            "set every absolute URL (embed snippets, API links) starts with it and the request's Host is never used. "
+            "Empty: absolute URLs use the request host, which must be in ALLOWED_HOSTS."),
+    Setting("ALLOWED_HOSTS", ("localhost", "127.0.0.1", "::1"), "Host names the service answers to (environment: "
+            "comma-separated); '.example.org' allows it and its subdomains, '*' any host (only sensible with "
+            "PUBLIC_BASE_URL). Other hosts get 400. The host of PUBLIC_BASE_URL is always allowed.", parse_names),
+    Setting("PROXY_COUNT", 0, "Reverse proxies in front of the app (nginx: 1) whose X-Forwarded-For/Proto/Host/Port "
+            "headers are trusted (client address for rate limits, scheme and host for links); 0 trusts none. Set it "
+            "only when the app is reachable through the proxy alone.", _positive_int),
 )
 
 
@@ -142,4 +206,6 @@ def load_settings(overrides: dict | None = None, *, environ: dict | None = None)
     config.update(overrides or {})
     dirs = config["LAYERS_DIRS"]
     config["LAYERS_DIRS"] = parse_list(dirs) if isinstance(dirs, str) else tuple(str(d) for d in dirs)
+    hosts = config["ALLOWED_HOSTS"]
+    config["ALLOWED_HOSTS"] = parse_names(hosts) if isinstance(hosts, str) else tuple(hosts)
     return config

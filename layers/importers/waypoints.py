@@ -25,8 +25,9 @@ import numpy as np
 
 from geo.geodesic import densify_lonlat, distance_km
 from layers.errors import ImportFailed
-from layers.importers.gazetteer import GEONAMES_LICENCE, GEONAMES_SOURCE, resolve_place
+from layers.importers.gazetteer import GEONAMES_SOURCE, resolve_place
 from layers.schema import KINDS, STATUSES
+from layers.sources import derive_licence
 
 __all__ = [
     "DETOUR_MAX",
@@ -35,6 +36,7 @@ __all__ = [
     "build_points",
     "build_routes",
     "detour_problems",
+    "place_position",
     "read_toml",
     "resolve_waypoints",
 ]
@@ -42,13 +44,14 @@ __all__ = [
 DETOUR_MAX = 3.0  # (d(prev, here) + d(here, next)) / d(prev, next) above this is an implausible detour
 ROUTE_KINDS = ("road", "rail", "power_line")
 MODES = ("road", "rail", "power")
-NE_LICENCE = "Public domain (Natural Earth ports coordinates)"
-GEM_LICENCE = "CC BY 4.0 (Global Energy Monitor, Asia Gas Tracker, May 2024)"
-GEM_WIKI_LICENCE = "CC BY 4.0 (Global Energy Monitor)"
-CITED_LICENCE = "coordinates and facts from the cited sources"
+NE_PORTS_SOURCE = {"title": "Natural Earth 1:10m ports (public domain)",
+                   "url": "https://www.naturalearthdata.com/downloads/10m-cultural-vectors/ports/"}
 _ID_RE = re.compile(r"^[a-z0-9_]{1,128}$")
 _ISO3_RE = re.compile(r"^[A-Z]{3}$")
-_EXTRAS = ("mode", "operator", "voltage_kv", "description", "start_year")
+_EXTRAS = ("mode", "operator", "parent", "voltage_kv", "description", "start_year", "shares_route_with")
+# Dated facts (README "Dated facts"), passed through and checked by the schema when the layer is read.
+_DATED = ("as_of", "last_checked", "status_history", "facts", "reference_point")
+DEFAULT_POSITION_KM = 1.0  # precision assumed for explicit coordinates that state none
 
 
 def read_toml(path, table):
@@ -68,8 +71,13 @@ def _source_ok(source):
     return isinstance(source, dict) and isinstance(source.get("url"), str) and isinstance(source.get("title"), str)
 
 
-def _place(spec, gaz, what):
-    """(lon, lat, origin) of one waypoint/point spec; origin is 'gazetteer' or 'explicit'."""
+def place_position(spec, gaz, what):
+    """(lon, lat, origin) of one waypoint/point spec; origin is 'gazetteer' or 'explicit'.
+
+    Raises :class:`ImportFailed` naming ``what`` when the spec is incomplete,
+    the gazetteer has no single match, or the match is farther than
+    ``expect.max_km`` from its cited expectation.
+    """
     if "lat" in spec or "lon" in spec:
         if "expect" in spec:
             raise ImportFailed(what, "give explicit lat/lon or a gazetteer expect, not both")
@@ -106,7 +114,7 @@ def resolve_waypoints(route, gaz):
         what = f"route {rid!r} waypoint {i} {wp.get('name', '?')!r}"
         if not isinstance(wp.get("name"), str):
             raise ImportFailed(what, "waypoint needs a name")
-        x, y, origin = _place(wp, gaz, what)
+        x, y, origin = place_position(wp, gaz, what)
         lon.append(x)
         lat.append(y)
         origins.append(origin)
@@ -167,7 +175,7 @@ def _common_properties(entry, what, *, kinds):
         "sources": [dict(s) for s in sources],
         "licence": None,
     }
-    for key in _EXTRAS:
+    for key in _EXTRAS + _DATED:
         if entry.get(key) is not None:
             props[key] = entry[key]
     return props
@@ -181,17 +189,16 @@ def _add_sources(props, extra):
             seen.add(s["url"])
 
 
-def _licence(origins, explicit_sources=()):
-    """Licence text naming where the coordinates came from.
-
-    Explicit coordinates taken from GeoNames, Natural Earth or GEM (by the
-    cited URL) carry that dataset's licence too.
-    """
-    urls = " ".join(s["url"] for s in explicit_sources)
-    parts = [GEONAMES_LICENCE] if ("gazetteer" in origins or "geonames.org" in urls) else []
-    parts += [NE_LICENCE] if ("ne_port" in origins or "naturalearthdata.com" in urls) else []
-    parts += [GEM_LICENCE] if "gem" in origins else ([GEM_WIKI_LICENCE] if "gem.wiki" in urls else [])
-    return "; ".join(parts + [CITED_LICENCE])
+def _reference_from(spec, lon, lat):
+    """The cited position a point was placed by, as a ``reference_point`` (gazetteer expect or explicit source)."""
+    if "expect" in spec:
+        e = spec["expect"]
+        return {"lat": float(e["lat"]), "lon": float(e["lon"]), "max_km": float(e["max_km"]),
+                "source": dict(e["source"])}
+    if "source" in spec:
+        return {"lat": round(lat, 6), "lon": round(lon, 6),
+                "max_km": float(spec.get("position_km", DEFAULT_POSITION_KM)), "source": dict(spec["source"])}
+    return None
 
 
 def _append(out, layer, props, geometry, what):
@@ -232,10 +239,10 @@ def build_routes(toml_path, gaz, *, max_segment_km=10.0):
         coords = [[round(float(x), 6), round(float(y), 6)] for x, y in zip(dlon, dlat)]
         explicit = [wp["source"] for wp, o in zip(route["waypoints"], origins) if o == "explicit"]
         props["geometry_quality"] = "schematic"
-        props["licence"] = _licence(origins, explicit)
         _add_sources(props, explicit)
         if "gazetteer" in origins:
             _add_sources(props, [GEONAMES_SOURCE])
+        props["licence"] = derive_licence(props)
         _append(out, route["layer"], props, {"type": "LineString", "coordinates": coords}, what)
     return out
 
@@ -255,7 +262,7 @@ def _point_location(point, gaz, ne_port_lookup, gem_lookup, what):
     if way == "gem_project":
         rec = gem_lookup(point["gem_project"])
         return float(rec["lon"]), float(rec["lat"]), "gem", rec
-    lon, lat, origin = _place(point, gaz, what)
+    lon, lat, origin = place_position(point, gaz, what)
     return lon, lat, origin, None
 
 
@@ -280,11 +287,24 @@ def build_points(toml_path, gaz, *, ne_port_lookup, gem_lookup):
                 entry["capacity"], entry["capacity_unit"] = rec["capacity"], rec.get("capacity_unit") or "MW"
             if rec.get("owner"):
                 entry.setdefault("operator", rec["owner"])
+            if rec.get("parent"):
+                entry.setdefault("parent", rec["parent"])
+        if rec is not None and entry.get("status_history") is None:
+            gem_source = {"title": f"Global Energy Monitor, Asia Gas Tracker May 2024: {point['gem_project']}",
+                          "url": rec["url"]}
+            entry["status_history"] = [{"date": "2024-05", "status": entry["status"], "source": gem_source}]
+            entry.setdefault("as_of", "2024-05")
+        if entry.get("reference_point") is None:
+            if rec is not None:
+                entry["reference_point"] = {"lat": round(lat, 6), "lon": round(lon, 6), "max_km": DEFAULT_POSITION_KM,
+                                            "source": {"title": f"Global Energy Monitor: {point['gem_project']}",
+                                                       "url": rec["url"]}}
+            else:
+                entry["reference_point"] = _reference_from(point, lon, lat)
         props = _common_properties(entry, what, kinds=point_kinds)
         props["reported_length_km"] = None
         props["length_note"] = None
         props["geometry_quality"] = "point"
-        props["licence"] = _licence([origin], [point["source"]] if origin == "explicit" else ())
         if origin == "explicit":
             _add_sources(props, [point["source"]])
         elif origin == "gazetteer":
@@ -293,8 +313,8 @@ def build_points(toml_path, gaz, *, ne_port_lookup, gem_lookup):
             _add_sources(props, [{"title": f"Global Energy Monitor wiki: {point['gem_project']}",
                                   "url": rec["url"]}])
         elif origin == "ne_port":
-            _add_sources(props, [{"title": "Natural Earth 1:10m ports (public domain)",
-                                  "url": "https://www.naturalearthdata.com/downloads/10m-cultural-vectors/ports/"}])
+            _add_sources(props, [NE_PORTS_SOURCE])
+        props["licence"] = derive_licence(props)
         geometry = {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}
         _append(out, point["layer"], props, geometry, what)
     return out

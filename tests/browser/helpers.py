@@ -141,7 +141,7 @@ CLICK_POINT_JS = """
 """ + FIND_FEATURE_JS + """
     // A point on the feature's own path that is topmost on screen, so a real click hits it.
     const map = window.mapsvc.map;
-    map.getContainer().scrollIntoView({block: "nearest"});
+    map.getContainer().scrollIntoView({block: "nearest", behavior: "instant"});
     const box = map.getContainer().getBoundingClientRect();
     const target = findFeature(layerId, featureId);
     if (!target) { return null; }
@@ -156,7 +156,12 @@ CLICK_POINT_JS = """
             const a = map.latLngToContainerPoint(rings[i]), b = map.latLngToContainerPoint(rings[i + 1]);
             const x = box.left + a.x + (b.x - a.x) * t, y = box.top + a.y + (b.y - a.y) * t;
             if (x < box.left + 60 || x > box.right - 60 || y < box.top + 60 || y > box.bottom - 60) { continue; }
-            if (document.elementFromPoint(x, y) === target._path) { return {x: x, y: y}; }
+            // the line itself, or the invisible wide hit line drawn with it (webapp/static/js/mapsvc.js)
+            const el = document.elementFromPoint(x, y);
+            if (el === target._path || (el && el.classList.contains("mapsvc-hit") && el.getAttribute("d") &&
+                                        target._path && el.getAttribute("d") === target._path.getAttribute("d"))) {
+                return {x: x, y: y};
+            }
         }
     }
     return null;

@@ -61,7 +61,7 @@ class LiveServer:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *, timeout_s=90):
+    def start(self, *, timeout_s=240):  # start-up on 2 cores shared with other builds can take minutes
         self.port = free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         command = [sys.executable, "-m", "webapp", "serve", "--host", "127.0.0.1", "--port", str(self.port),

@@ -80,11 +80,11 @@ def test_map_page_shows_hostile_names_literally_everywhere(hostile_server, brows
     assert page.locator(".leaflet-control-layers-overlays label", has_text=TITLE).count() == 1
     attribution = page.locator(".leaflet-control-attribution").text_content()
     assert PAYLOADS["img"] in attribution and PAYLOADS["close_script"] in attribution
-    table = page.locator(f'tbody[data-layer="{LAYER_ID}"]').text_content()
+    table = " ".join(page.locator(f'tr[data-layer="{LAYER_ID}"]').all_text_contents())
     for name in (PAYLOADS["script"], PAYLOADS["quote"], PAYLOADS["close_script"] + PAYLOADS["rtl"]):
         assert name in table
     snippet = page.locator("#embed-snippet").input_value()
-    assert 'title="&lt;script&gt;alert(1)&lt;/script&gt; &#34;&#39;&gt;&lt;svg onload=alert(3)&gt; {{7*7}}"' in snippet
+    assert 'title="Interactive map: &lt;script&gt;alert(1)&lt;/script&gt; &#34;&#39;&gt;&lt;svg onload=alert(3)&gt; {{7*7}}"' in snippet
 
     assert _hover_tooltip(page, LAYER_ID, "evil_line") == PAYLOADS["script"]
     assert _hover_tooltip(page, LAYER_ID, "evil_point") == PAYLOADS["img"]

@@ -65,7 +65,7 @@ def test_overview_draws_every_layer_with_legend_and_no_outside_request(live_serv
         assert catalogue[lid]["title"] in legend_text
     # the controls people expect
     for selector in (".leaflet-control-layers", ".leaflet-control-scale", ".leaflet-control-attribution",
-                     ".leaflet-control-minimap", ".leaflet-control-measure", ".leaflet-control-zoom-fullscreen",
+                     ".leaflet-control-minimap", ".mapsvc-measure", ".leaflet-control-zoom-fullscreen",
                      ".leaflet-control-mouseposition"):
         assert page.locator(selector).count() == 1, selector
     attribution = page.locator(".leaflet-control-attribution").text_content()
@@ -85,7 +85,7 @@ def test_toggling_a_layer_in_the_layer_control_hides_its_paths_and_its_table_row
     wait_for_map(page)
     title = catalogue["tapi"]["title"]
     assert rendered_layers(page)["tapi"]["paths"] >= 3
-    assert page.locator('tbody[data-layer="tapi"]').is_visible()
+    assert page.locator('tr[data-layer="tapi"]').first.is_visible()
     page.locator(".leaflet-control-layers").hover()
     checkbox = page.locator(".leaflet-control-layers-overlays label", has_text=title).locator("input")
     assert checkbox.is_checked()
@@ -94,10 +94,10 @@ def test_toggling_a_layer_in_the_layer_control_hides_its_paths_and_its_table_row
     assert not after["tapi"]["on_map"]
     assert after["tapi"]["paths"] == 0 and not any(after["tapi"]["features"].values())
     assert after["casa1000"]["paths"] > 0, "hiding TAPI must not hide other layers"
-    assert page.locator('tbody[data-layer="tapi"]').is_hidden()
+    assert page.locator('tr[data-layer="tapi"]').first.is_hidden()
     checkbox.check()
     assert rendered_layers(page)["tapi"]["paths"] >= 3
-    assert page.locator('tbody[data-layer="tapi"]').is_visible()
+    assert page.locator('tr[data-layer="tapi"]').first.is_visible()
 
 
 @pytest.mark.parametrize("path", ["/", "/map/tapi"])
@@ -133,9 +133,9 @@ def test_feature_parameter_zooms_to_the_feature_and_opens_its_popup(live_server,
 
 def _snippet_src(page):
     snippet = page.locator("#embed-snippet").input_value()
-    assert snippet.startswith("<iframe ") and snippet.endswith("</iframe>")
+    assert snippet.startswith("<figure") and snippet.endswith("</figure>")
     return page.evaluate("s => { const d = document.createElement('div'); d.innerHTML = s; "
-                         "return d.firstElementChild.getAttribute('src'); }", snippet)
+                         "return d.querySelector('iframe').getAttribute('src'); }", snippet)
 
 
 def test_embed_fills_a_600x400_iframe_on_another_site(live_server, browsing, catalogue, host_site, artifacts_dir):

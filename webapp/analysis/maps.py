@@ -189,8 +189,8 @@ def corridor_map(catalog, doc, options, *, basemap, searched=()):
         element.add_to(fmap)
     statuses = {route_layer.gdf["status"].iloc[route_layer.positions[head["feature"]]]}
     _legend(legend, statuses=statuses, schematic=quality == "schematic").add_to(fmap)
-    add_controls(fmap, vector, bounds)
-    elements.PageHooks(overlays).add_to(fmap)
+    add_controls(fmap, vector, bounds, minimap_minimized=options.minimap_minimized)
+    elements.PageHooks(overlays, status_styles=STATUS_STYLE).add_to(fmap)
     folium.LayerControl(collapsed=options.collapsed_control).add_to(fmap)
     return render_parts(fmap)
 
@@ -263,7 +263,7 @@ def route_map(catalog, result, options, *, basemap):
     rows += [{"title": "start" if k == "start" else "destination", "family": "point", "icon": _ENDS[k][1],
               "marker_hex": {"green": "#72b026", "red": "#d63e2a"}[_ENDS[k][0]]} for k in _ENDS]
     _legend(rows, statuses=statuses, schematic=schematic).add_to(fmap)
-    add_controls(fmap, vector, bounds)
-    elements.PageHooks(overlays).add_to(fmap)
+    add_controls(fmap, vector, bounds, minimap_minimized=options.minimap_minimized)
+    elements.PageHooks(overlays, status_styles=STATUS_STYLE).add_to(fmap)
     folium.LayerControl(collapsed=options.collapsed_control).add_to(fmap)
     return render_parts(fmap)

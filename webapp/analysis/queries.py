@@ -13,9 +13,9 @@ a ``NoPath`` answer is remembered too. Bad parameters raise BadParameter
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from flask import current_app
 
@@ -40,15 +40,16 @@ from geo.network import (
 )
 from geo.places import Place, find_place
 from layers.errors import BadParameter, NoPath
+from layers.index import capped_limit
 from webapp.analysis.maps import PLACES_ATTRIBUTION
 from webapp.api.views import _json_body
 from webapp.maps.builder import MapCache
 from webapp.maps.display import BASEMAP_LAYER
+from webapp.workload import heavy
 
 __all__ = [
     "DEFAULT_OVERLAP_WIDTH_KM",
     "DEFAULT_WIDTH_KM",
-    "RESULT_CACHE_SIZE",
     "CorridorQuery",
     "NearestQuery",
     "Result",
@@ -66,13 +67,18 @@ __all__ = [
 
 DEFAULT_WIDTH_KM = 50.0
 DEFAULT_OVERLAP_WIDTH_KM = 25.0
-RESULT_CACHE_SIZE = 64  # a 500 km corridor's GeoJSON is a few hundred kB
+NEAREST_MAX_LIMIT = 100
 _RESULTS = "analysis_results"
 
 
+def _result_bytes(value):
+    result, no_path = value
+    return len(no_path or "") + (len(result.body) + len(result.etag) if result is not None else 0)
+
+
 def init_app(app):
-    """Give ``app`` its bounded LRU of analysis results."""
-    app.extensions[_RESULTS] = MapCache(RESULT_CACHE_SIZE)
+    """Give ``app`` its LRU of analysis results, bounded in bytes (``RESULT_CACHE_MB``)."""
+    app.extensions[_RESULTS] = MapCache(app.config["RESULT_CACHE_MB"] * 1024 * 1024, sizeof=_result_bytes)
 
 
 def km_text(km):
@@ -194,25 +200,33 @@ def nearest_query(catalog, args):
         place = find_place(catalog, f"{lat!r},{lon!r}", parameter="lat")
     layer = args.get("layer", "ports")
     catalog.layer(layer)
-    text = args.get("limit", "5")
-    if not text.isdigit() or not 1 <= int(text) <= 100:
-        raise BadParameter("limit", f"must be a whole number from 1 to 100, got {text!r}")
-    return NearestQuery(place, layer, _canonical_modes(args.get("modes", "road,rail")), *_network_km(args), int(text))
+    limit = capped_limit(args.get("limit", "5"), max_limit=NEAREST_MAX_LIMIT)  # larger: capped, as OGC asks
+    return NearestQuery(place, layer, _canonical_modes(args.get("modes", "road,rail")), *_network_km(args), limit)
 
 
 # --- cached results --------------------------------------------------------------------------
 
-class Result(NamedTuple):
-    """A computed answer: the JSON-ready document, its serialised body and ETag."""
+class Result:
+    """A computed answer: its serialised body and ETag; ``doc`` (the JSON-ready document) is parsed on access.
 
-    doc: dict
-    body: bytes
-    etag: str
+    Only the bytes are kept, so the result cache's byte budget is what the
+    results really hold (a parsed document takes several times its JSON).
+    """
+
+    __slots__ = ("body", "etag")
+
+    def __init__(self, body, etag):
+        self.body = body
+        self.etag = etag
+
+    @property
+    def doc(self):
+        return json.loads(self.body)
 
 
 def _result(doc):
     body = _json_body(doc)
-    return Result(doc, body, hashlib.blake2b(body, digest_size=16).hexdigest())
+    return Result(body, hashlib.blake2b(body, digest_size=16).hexdigest())
 
 
 def _cached(key, compute):
@@ -220,7 +234,8 @@ def _cached(key, compute):
 
     def build():
         try:
-            return compute(), None
+            with heavy(f"the {key[0]} query"):
+                return compute(), None
         except NoPath as exc:
             return None, str(exc)
 

@@ -10,11 +10,7 @@ form kept filled and the error's status; the API answers JSON errors.
 
 from __future__ import annotations
 
-import csv
-import difflib
-import io
-from dataclasses import replace
-
+import geopandas as gpd
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from markupsafe import Markup
 
@@ -36,10 +32,13 @@ from webapp.analysis.queries import (
     route_query,
     route_result,
 )
-from webapp.api.views import GEOJSON, _refuse_unknown
+from webapp.api.views import GEOJSON, refuse_unknown
+from webapp.export.downloads import DOWNLOAD_FORMATS, frame_download, parse_format
+from webapp.hosts import external_url, self_url
 from webapp.maps import assets
-from webapp.maps.builder import MapCache, current_catalog, parse_basemap
+from webapp.maps.builder import MapCache, current_catalog, map_options, parse_basemap
 from webapp.maps.display import BASEMAP_LAYER, country_names
+from webapp.workload import heavy_view
 
 __all__ = ["MAJOR_PLACES", "bp", "corridor_html"]
 
@@ -60,7 +59,7 @@ _MAPS = "analysis_maps"
 @bp.record_once
 def _setup(state):
     analysis_queries.init_app(state.app)
-    state.app.extensions[_MAPS] = MapCache(state.app.config["MAP_CACHE_SIZE"])
+    state.app.extensions[_MAPS] = MapCache(state.app.config["MAP_CACHE_MB"] * 1024 * 1024)
 
 
 def _respond(result, mimetype):
@@ -74,7 +73,7 @@ def _respond(result, mimetype):
 @bp.get("/api/corridor", endpoint="corridor")
 def api_corridor():
     """GeoJSON: the corridor band within ``width_km`` of a route, then every feature found, with km."""
-    _refuse_unknown(CORRIDOR_ARGS)
+    refuse_unknown(CORRIDOR_ARGS)
     catalog = current_catalog()
     return _respond(corridor_result(catalog, corridor_query(catalog, request.args)), GEOJSON)
 
@@ -82,14 +81,14 @@ def api_corridor():
 @bp.get("/api/overlap", endpoint="overlap")
 def api_overlap():
     """Shared km and crossings of routes ``a`` and ``b`` (each ``layer:fid``) within ``width_km``."""
-    _refuse_unknown(("a", "b", "width_km"))
+    refuse_unknown(("a", "b", "width_km"))
     return _respond(overlap_result(current_catalog(), request.args), "application/json")
 
 
 @bp.get("/api/route", endpoint="route")
 def api_route():
     """GeoJSON: the shortest network path between two places over ``modes``, as legs with km and totals."""
-    _refuse_unknown(ROUTE_ARGS)
+    refuse_unknown(ROUTE_ARGS)
     catalog = current_catalog()
     return _respond(route_result(catalog, route_query(catalog, request.args)), GEOJSON)
 
@@ -97,7 +96,7 @@ def api_route():
 @bp.get("/api/nearest", endpoint="nearest")
 def api_nearest():
     """The nearest point features of ``layer`` (ports) by geodesic km and by network km."""
-    _refuse_unknown(("lat", "lon", "place", "layer", "modes", "snap_km", "attach_km", "limit"))
+    refuse_unknown(("lat", "lon", "place", "layer", "modes", "snap_km", "attach_km", "limit"))
     catalog = current_catalog()
     return _respond(nearest_result(catalog, nearest_query(catalog, request.args)), "application/json")
 
@@ -105,15 +104,24 @@ def api_nearest():
 # --- maps and exports ---------------------------------------------------------------------------
 
 def _map_options(self_contained):
-    options = current_app.extensions["map_options"]
-    return replace(options, popup_url=None, display_url=None) if self_contained else options
+    return map_options(self_contained=self_contained)
+
+
+def _drawable(doc):
+    """``doc`` if a page can draw it (``PAGE_MAX_FEATURES``), else a 400 saying how to get fewer or get them whole."""
+    found, limit = len(doc["features"]) - 1, current_app.config["PAGE_MAX_FEATURES"]
+    if found > limit:
+        raise BadParameter("with", f"this corridor holds {found:,} features, more than a map page draws "
+                                   f"({limit:,}): narrow width_km or the with= layers, or get them all from "
+                                   "/api/corridor or as a GeoJSON/CSV download")
+    return doc
 
 
 def _corridor_parts(catalog, q, basemap, *, self_contained=False):
-    result = corridor_result(catalog, q)
+    doc = _drawable(corridor_result(catalog, q).doc)
     key = ("corridor", q, basemap, self_contained, catalog.fingerprint((q.layer, *q.with_layers)))
     return current_app.extensions[_MAPS].get(key, lambda: corridor_map(
-        catalog, result.doc, _map_options(self_contained), basemap=basemap, searched=q.with_layers))
+        catalog, doc, _map_options(self_contained), basemap=basemap, searched=q.with_layers))
 
 
 def _route_parts(catalog, q, basemap, *, self_contained=False):
@@ -143,63 +151,46 @@ def corridor_html(q, *, basemap="none"):
     return _standalone(_corridor_parts(catalog, q, basemap, self_contained=True), _corridor_title(catalog, q))
 
 
-def _csv(rows, columns):
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def _download(body, mimetype, name):
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _export_format(choices):
-    fmt = request.args.get("format", "html")
-    if fmt not in choices:
-        raise BadParameter("format", f"{fmt!r} is not one of {', '.join(choices)}",
-                           difflib.get_close_matches(fmt, choices))
-    return fmt
+def _result_download(result, fmt, stem, key):
+    """A corridor or route result in a data format: GeoJSON as the API serves it, the rest via pyogrio/pyarrow."""
+    frame = gpd.GeoDataFrame.from_features(result.doc["features"], crs="EPSG:4326")
+    return frame_download(frame, fmt, stem, geojson=result.body, key=("analysis", key, fmt.name))
 
 
 @bp.get("/export/corridor")
+@heavy_view
 def export_corridor():
-    """The corridor as a download: self-contained HTML map, GeoJSON, or the CSV table of features."""
-    _refuse_unknown((*CORRIDOR_ARGS, "format", "basemap"))
+    """The corridor as a download: self-contained HTML map, or the band and the features within it as data
+    (``format=`` geojson, gpkg, shp, kml, fgb, csv, parquet)."""
+    refuse_unknown((*CORRIDOR_ARGS, "format", "basemap"))
     catalog = current_catalog()
-    fmt = _export_format(("html", "geojson", "csv"))
+    fmt = parse_format(request.args.get("format", "html"), extra=("html",))
     q = corridor_query(catalog, request.args)
     stem = f"corridor_{q.layer}_{q.feature}_{q.width_km:g}km"
     if fmt == "html":
         return _download(corridor_html(q, basemap=parse_basemap(request.args.get("basemap"), default="none")),
                          "text/html", f"{stem}.html")
-    result = corridor_result(catalog, q)
-    if fmt == "geojson":
-        return _download(result.body, GEOJSON, f"{stem}.geojson")
-    rows = [{**f["properties"], "countries": ";".join(f["properties"]["countries"] or [])}
-            for f in result.doc["features"][1:]]
-    columns = ["layer", "id", "name", "kind", "status", "countries", "distance_km", "chainage_km", "inside_length_km"]
-    return _download(_csv(rows, columns), "text/csv", f"{stem}.csv")
+    return _result_download(corridor_result(catalog, q), fmt, stem, ("corridor", q))
 
 
 @bp.get("/export/route")
+@heavy_view
 def export_route():
-    """The path as a download: self-contained HTML map, GeoJSON, or the CSV table of legs."""
-    _refuse_unknown((*ROUTE_ARGS, "format", "basemap"))
+    """The path as a download: self-contained HTML map, or its legs as data (``format=`` as for corridors)."""
+    refuse_unknown((*ROUTE_ARGS, "format", "basemap"))
     catalog = current_catalog()
-    fmt = _export_format(("html", "geojson", "csv"))
+    fmt = parse_format(request.args.get("format", "html"), extra=("html",))
     q = route_query(catalog, request.args)
     stem = "route"
     if fmt == "html":
         parts = _route_parts(catalog, q, parse_basemap(request.args.get("basemap"), default="none"),
                              self_contained=True)
         return _download(_standalone(parts, _route_title(q)), "text/html", f"{stem}.html")
-    result = route_result(catalog, q)
-    if fmt == "geojson":
-        return _download(result.body, GEOJSON, f"{stem}.geojson")
-    columns = ["seq", "mode", "project", "name", "status", "km", "from_km", "to_km", "reported_length_km"]
-    return _download(_csv([f["properties"] for f in result.doc["features"]], columns), "text/csv", f"{stem}.csv")
+    return _result_download(route_result(catalog, q), fmt, stem, ("route", q))
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -243,11 +234,12 @@ def _place_choices(catalog):
 
 
 def _page_context(endpoint, params, title):
-    embed_url = url_for(f"analysis.{endpoint}_embed", _external=True, **params)
+    embed_url = external_url(f"analysis.{endpoint}_embed", **params)
     snippet = (f'<iframe src="{Markup.escape(embed_url)}" width="100%" height="520" style="border:0" '
                f'loading="lazy" title="{Markup.escape(title)}"></iframe>')
     downloads = [(label, url_for(f"analysis.export_{endpoint}", format=fmt, **params))
-                 for label, fmt in (("HTML (self-contained)", "html"), ("GeoJSON", "geojson"), ("CSV table", "csv"))]
+                 for label, fmt in (("HTML map (self-contained)", "html"),
+                                    *((f.label, f.name) for f in DOWNLOAD_FORMATS))]
     return {"snippet": snippet, "downloads": downloads, "embed_url": embed_url}
 
 
@@ -262,8 +254,7 @@ def _error_page(template, exc, title, context):
     body = exc.to_dict()
     name, links = body.get("parameter"), []
     if name in request.args:
-        links = [(text, url_for(request.endpoint, **{**request.args.to_dict(flat=False), name: [text]}))
-                 for text in body.get("suggestions", [])]
+        links = [(text, self_url(**{name: text})) for text in body.get("suggestions", [])]
     return _render(template, exc.status, title=title, error=body, status=exc.status, suggestions=links, **context)
 
 
@@ -318,7 +309,7 @@ def _corridor_page(*, embed):
                "with_choices": [(PLACES, layer_title(catalog, PLACES))] + [
                    (lay.id, lay.title) for lay in catalog if lay.id != BASEMAP_LAYER]}
     try:
-        _refuse_unknown((*CORRIDOR_ARGS, "basemap"))
+        refuse_unknown((*CORRIDOR_ARGS, "basemap"))
         basemap = parse_basemap(args.get("basemap"), default=current_app.config["DEFAULT_BASEMAP"])
         q = corridor_query(catalog, merged)
         parts = _corridor_parts(catalog, q, basemap)
@@ -355,7 +346,7 @@ def _route_page(*, embed):
     context = {"form": form, "places": _place_choices(catalog),
                "modes": [(m, MODE_STYLE[m]["label"]) for m in MODES]}
     try:
-        _refuse_unknown((*ROUTE_ARGS, "basemap"))
+        refuse_unknown((*ROUTE_ARGS, "basemap"))
         basemap = parse_basemap(args.get("basemap"), default=current_app.config["DEFAULT_BASEMAP"])
         q = route_query(catalog, merged)
         parts = _route_parts(catalog, q, basemap)

@@ -1,6 +1,10 @@
-"""HTTP caching for every response: ETag, Cache-Control, 304 Not Modified and gzip.
+"""HTTP caching for every response: ETag, Cache-Control, 304 Not Modified, gzip and byte ranges.
 
-One ``after_request`` hook, so views only return bodies. A view may set a
+One ``after_request`` hook, so views only return bodies. Every successful
+GET says ``Accept-Ranges: bytes`` and answers a ``Range`` request with 206
+(or 416), through werkzeug's RFC 9110 range handling, so GDAL's HTTP path
+(``/vsicurl/``, QGIS) can read large GeoJSON and downloads piecewise; a
+ranged answer is never gzipped, so its offsets are those of the plain body. A view may set a
 precomputed ETag (the API does) to skip hashing, and answer a matching
 ``If-None-Match`` itself with :func:`not_modified` before building any body,
 so that a 304 costs no serialisation. :class:`BodyCache` keeps recent
@@ -15,44 +19,46 @@ import threading
 from collections import OrderedDict
 
 from flask import Response, current_app, request
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 __all__ = ["COMPRESSIBLE", "BodyCache", "derived_etag", "finish_response", "init_app", "not_modified"]
 
-COMPRESSIBLE = ("text/", "application/json", "application/geo+json", "application/javascript", "image/svg+xml")
+COMPRESSIBLE = ("text/", "application/json", "application/geo+json", "application/schema+json",
+                "application/vnd.oai.openapi+json", "application/javascript", "image/svg+xml",
+                "application/vnd.mapbox-vector-tile", "application/vnd.google-earth.kml+xml")
 _GZIP_SUFFIX = "-gz"
-_gz_cache: OrderedDict = OrderedDict()
-_gz_lock = threading.Lock()
-_GZ_CACHE_SIZE = 32
 
 
 def init_app(app):
-    """Register :func:`finish_response` as the app's after-request hook."""
+    """Register :func:`finish_response` as the app's after-request hook; a byte-bounded cache of gzip bodies."""
+    app.extensions["gzip_bodies"] = BodyCache(app.config["GZIP_CACHE_MB"] * 1024 * 1024)
     app.after_request(finish_response)
 
 
 def _gzip_bytes(etag, data, level):
-    """gzip ``data``, reusing the result for the same (strong, content-hash) ETag."""
-    with _gz_lock:
-        if etag in _gz_cache:
-            _gz_cache.move_to_end(etag)
-            return _gz_cache[etag]
+    """gzip ``data``, reusing the result for the same (strong, content-hash) ETag (``GZIP_CACHE_MB``)."""
     # mtime=0: the same input always gives the same bytes
-    packed = gzip.compress(data, compresslevel=level, mtime=0)
-    with _gz_lock:
-        _gz_cache[etag] = packed
-        while len(_gz_cache) > _GZ_CACHE_SIZE:
-            _gz_cache.popitem(last=False)
+    packed, _ = current_app.extensions["gzip_bodies"].get(
+        etag, lambda: (gzip.compress(data, compresslevel=level, mtime=0), etag))
     return packed
 
 
 class BodyCache:
-    """A thread-safe LRU of ``(bytes, etag)`` bodies holding at most ``max_bytes`` of bodies (0: keeps nothing)."""
+    """A thread-safe LRU of ``(bytes, etag, ...)`` items holding at most ``max_bytes`` of bodies (0: keeps nothing)."""
 
     def __init__(self, max_bytes):
         self.max_bytes = int(max_bytes)
         self._items = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+
+    def peek(self, key):
+        """The cached ``(bytes, etag)`` for ``key``, or None (nothing is built)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
 
     def get(self, key, build):
         """The cached body for ``key``, or ``build()`` (not under the lock) stored if it fits."""
@@ -69,8 +75,8 @@ class BodyCache:
                 self._items[key] = item
                 self._bytes += size
             while self._bytes > self.max_bytes:
-                _, (body, _) = self._items.popitem(last=False)
-                self._bytes -= len(body)
+                _, evicted = self._items.popitem(last=False)
+                self._bytes -= len(evicted[0])
         return item
 
     @property
@@ -127,8 +133,9 @@ def finish_response(response):
     etag, _ = response.get_etag()
     if etag is None:
         etag = hashlib.blake2b(data, digest_size=16).hexdigest()
+    ranged = "Range" in request.headers
     compress = (
-        0 < config["GZIP_MIN_BYTES"] <= len(data) and _compressible(response)
+        not ranged and 0 < config["GZIP_MIN_BYTES"] <= len(data) and _compressible(response)
         and request.accept_encodings.quality("gzip") > 0
     )
     if _compressible(response):
@@ -146,4 +153,16 @@ def finish_response(response):
         response.set_data(_gzip_bytes(variant, data, 6))
         response.headers["Content-Encoding"] = "gzip"
     response.set_etag(variant)
-    return response
+    return _ranges(response, len(data))
+
+
+def _ranges(response, length):
+    """``Accept-Ranges: bytes``; a satisfiable ``Range`` (honouring ``If-Range``) becomes a 206, else a 416."""
+    try:
+        return response.make_conditional(request.environ, accept_ranges=True, complete_length=length)
+    except RequestedRangeNotSatisfiable:
+        refused = Response(f"range not satisfiable: {request.headers.get('Range', '')[:100]!r} "
+                           f"(the body is {length} bytes)\n", status=416, mimetype="text/plain")
+        refused.headers["Content-Range"] = f"bytes */{length}"
+        refused.headers["Cache-Control"] = "no-store"
+        return refused

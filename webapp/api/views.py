@@ -25,13 +25,15 @@ from flask import Blueprint, Response, current_app, request, url_for
 from geo.simplify import FULL_BAND
 from geo.stats import format_stats, layer_stats
 from layers.errors import BadParameter
-from layers.index import bbox_positions, page, parse_bbox
+from layers.index import bbox_positions, capped_limit, page, parse_bbox
 from layers.schema import GEOMETRY_QUALITIES, ISO3_RE, KINDS, STATUSES
 from webapp.api.httpcache import BodyCache, derived_etag, not_modified
+from webapp.jsonout import dumps, dumps_bytes
 from webapp.maps.builder import current_catalog, embeds_popups
 from webapp.maps.display import feature_properties, layer_display_js, stats_payload
 
-__all__ = ["LayerQuery", "bp", "filterable_properties", "select_features"]
+__all__ = ["GEOJSON", "LayerQuery", "bp", "feature_texts", "filterable_properties", "layer_filterable",
+           "parse_filters", "parse_query", "refuse_unknown", "select_features"]
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -47,7 +49,8 @@ def _setup(state):
     state.app.extensions["api_bodies"] = BodyCache(state.app.config["API_CACHE_MB"] * 1024 * 1024)
 
 
-def _refuse_unknown(allowed):
+def refuse_unknown(allowed):
+    """400 naming the first query parameter not in ``allowed`` (with close matches)."""
     args = request.args
     if "" in args:  # "?=x": a value with no name
         raise BadParameter("(unnamed)", "a query parameter has no name")
@@ -59,7 +62,7 @@ def _refuse_unknown(allowed):
 
 
 def _json_body(value):
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return dumps_bytes(value)
 
 
 def _memo_body(key, compute):
@@ -96,7 +99,8 @@ def filterable_properties(layer):
     return names
 
 
-def _filterable(catalog, layer_id):
+def layer_filterable(catalog, layer_id):
+    """:func:`filterable_properties` of a catalogue layer, memoised."""
     layer = catalog.layer(layer_id)
     return catalog.memo(("webapp.filterable", layer_id), lambda: tuple(filterable_properties(layer)))
 
@@ -162,10 +166,8 @@ class LayerQuery(NamedTuple):
         return "&".join(f"{k}={quote(v, safe=',')}" for k, v in self.args().items())
 
 
-def _parse_query(catalog, layer_id):
-    args = request.args  # bound once: each access through the request proxy costs
-    allowed = _filterable(catalog, layer_id)
-    _refuse_unknown(("bbox", *_PAGING, *allowed))
+def parse_filters(args, allowed):
+    """``((name, (value, ...)), ...)`` of the property filters among ``args`` (comma = any of), checked."""
     filters = []
     for name in allowed:
         if name not in args:
@@ -180,16 +182,25 @@ def _parse_query(catalog, layer_id):
                 raise BadParameter(name, f"{value!r} is not one of {', '.join(_ENUMS[name])}",
                                    difflib.get_close_matches(value, _ENUMS[name], n=3))
         filters.append((name, tuple(values)))
+    return tuple(filters)
+
+
+def parse_query(catalog, layer_id, *, extra=()):
+    """The :class:`LayerQuery` of this request's arguments (``extra``: more argument names to accept)."""
+    args = request.args  # bound once: each access through the request proxy costs
+    allowed = layer_filterable(catalog, layer_id)
+    refuse_unknown(("bbox", *_PAGING, *allowed, *extra))
+    filters = parse_filters(args, allowed)
     bbox = parse_bbox(args["bbox"]) if "bbox" in args else None
     limit, offset = args.get("limit"), args.get("offset")
     page((), limit=limit, offset=offset)  # BadParameter naming limit/offset when malformed
-    return LayerQuery(bbox, tuple(filters), None if limit is None else int(limit.strip()),
+    return LayerQuery(bbox, filters, None if limit is None else capped_limit(limit),
                       0 if offset is None else int(offset.strip()))
 
 
 # --- serialised features, memoised per layer -------------------------------------
 
-def _feature_texts(catalog, layer_id):
+def feature_texts(catalog, layer_id):
     """Each feature of the layer as GeoJSON bytes (full-precision geometry), in layer order."""
 
     def compute():
@@ -197,7 +208,7 @@ def _feature_texts(catalog, layer_id):
         props = feature_properties(catalog, layer_id)
         return [
             (f'{{"type":"Feature","id":{json.dumps(p["id"])},"geometry":{g},'
-             f'"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}').encode("utf-8")
+             f'"properties":{dumps(p)}}}').encode("utf-8")
             for g, p in zip(geoms, props)
         ]
 
@@ -206,14 +217,15 @@ def _feature_texts(catalog, layer_id):
 
 def _metadata_json(catalog, layer_id):
     layer = catalog.layer(layer_id)
-    return catalog.memo(("webapp.metadata-json", layer_id), lambda: json.dumps(
-        {k: layer.meta[k] for k in ("id", "title", "description", "attribution", "licence") if k in layer.meta},
-        ensure_ascii=False))
+    return catalog.memo(("webapp.metadata-json", layer_id), lambda: dumps(
+        {k: layer.meta[k] for k in ("id", "title", "description", "attribution", "licence", "references")
+         if k in layer.meta},
+        compact=False))
 
 
 def _collection(catalog, layer_id, query, link_base):
     """The FeatureCollection bytes for ``query``, with OGC-style counts and a ``next`` link when paged."""
-    texts = _feature_texts(catalog, layer_id)
+    texts = feature_texts(catalog, layer_id)
     if query.bbox is None and not query.filters:
         positions = np.arange(len(texts))
     else:
@@ -233,7 +245,7 @@ def _collection(catalog, layer_id, query, link_base):
 @bp.get("/layers")
 def layer_list():
     """The catalogue: one entry per layer."""
-    _refuse_unknown([])
+    refuse_unknown([])
     catalog = current_catalog()
     entries = [
         {
@@ -241,6 +253,7 @@ def layer_list():
             "feature_count": len(layer.gdf), "geometry": layer.geometry_family,
             "bbox": [round(v, 6) for v in layer.bbox] if len(layer.gdf) else None,
             "attribution": layer.attribution, "licence": layer.meta["licence"], "builtin": layer.builtin,
+            "references": layer.meta.get("references", []),  # other layers' features this layer groups
             "links": {
                 "geojson": url_for("api.layer_geojson", layer_id=layer.id),
                 "stats": url_for("api.layer_stats_view", layer_id=layer.id),
@@ -259,7 +272,7 @@ def layer_geojson(layer_id):
     with ``limit``/``offset`` (``numberMatched``, ``numberReturned``, ``next_offset`` + a ``next`` link)."""
     catalog = current_catalog()
     catalog.layer(layer_id)  # LayerNotFound -> 404
-    query = _parse_query(catalog, layer_id)
+    query = parse_query(catalog, layer_id)
     link_base = request.script_root + request.path
     whole = _memo_body(("webapp.geojson", layer_id),
                        lambda: _collection(catalog, layer_id, LayerQuery(None, (), None, 0), link_base))
@@ -287,7 +300,7 @@ def layer_display(layer_id):
     ``styles``), popups included only where the maps embed them. For
     display only: measure with the layer itself or ``/stats``.
     """
-    _refuse_unknown(["zoom_band"])
+    refuse_unknown(["zoom_band"])
     catalog = current_catalog()
     catalog.layer(layer_id)
     raw = request.args.get("zoom_band", "")
@@ -304,21 +317,21 @@ def layer_display(layer_id):
 @bp.get("/layers/<layer_id>/features/<feature_id>")
 def feature(layer_id, feature_id):
     """One feature as GeoJSON, with its route statistics in a ``stats`` member."""
-    _refuse_unknown([])
+    refuse_unknown([])
     catalog = current_catalog()
     layer = catalog.layer(layer_id)
     catalog.feature(layer_id, feature_id)  # FeatureNotFound -> 404
     pos = layer.positions[feature_id]
     stats = stats_payload(catalog, layer_id)["features"][pos]
-    text = _feature_texts(catalog, layer_id)[pos]
-    tail = ',"layer":' + json.dumps(layer_id) + ',"stats":' + json.dumps(stats, ensure_ascii=False) + "}"
+    text = feature_texts(catalog, layer_id)[pos]
+    tail = ',"layer":' + json.dumps(layer_id) + ',"stats":' + dumps(stats, compact=False) + "}"
     return Response(text[:-1] + tail.encode("utf-8"), mimetype=GEOJSON)
 
 
 @bp.get("/layers/<layer_id>/stats")
 def layer_stats_view(layer_id):
     """Route statistics (km, geodesic on WGS84) per feature plus layer totals; ``?format=csv`` for CSV."""
-    _refuse_unknown(["format"])
+    refuse_unknown(["format"])
     catalog = current_catalog()
     layer = catalog.layer(layer_id)
     fmt = request.args.get("format", "json")

@@ -18,13 +18,13 @@ import threading
 import numpy as np
 import pandas as pd
 import shapely
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from geo.geodesic import GEOD
 from geo.stats import format_stats, layer_stats
 from layers.errors import BadParameter
 from layers.schema import REGION_BBOX
-from layers.styles import STATUS_STYLE, layer_colour
+from layers.styles import HALO_QUALITIES, QUALITY_STYLE, STATUS_STYLE, layer_colour
 from webapp.maps import assets
 from webapp.maps.builder import (
     MapSpec,
@@ -36,15 +36,19 @@ from webapp.maps.builder import (
     parse_layer_ids,
 )
 from webapp.maps.display import BASEMAP_LAYER
+from webapp.workload import heavy_view
 
 __all__ = [
-    "MAP_FORMATS", "STATS_FORMATS", "bp", "check_size_px", "export_html", "init_app", "static_map", "stats_table",
+    "MAP_FORMATS", "STATS_EXPORTS", "STATS_FORMATS", "bp", "check_size_px", "export_html", "init_app", "static_map",
+    "stats_table",
 ]
 
 bp = Blueprint("export", __name__)
 
 MAP_FORMATS = ("html", "png", "svg")
 STATS_FORMATS = ("csv", "json", "md")
+# /export?format= names of the statistics tables: csv/json/md alone would read as data formats
+STATS_EXPORTS = {f"stats-{fmt}": fmt for fmt in STATS_FORMATS}
 _MIME = {"html": "text/html", "png": "image/png", "svg": "image/svg+xml", "csv": "text/csv",
          "json": "application/json", "md": "text/markdown"}
 _SIZE_RANGE_PX = (200, 8000)
@@ -132,7 +136,7 @@ def static_map(catalog, layer_ids, *, fmt="png", width_px=1600, height_px=1000, 
     """Render a static map (png or svg bytes) of ``layer_ids`` at ``width_px`` x ``height_px``.
 
     Boundaries as the base; lines coloured by layer, dashed and faded by
-    status, schematic lines with a halo; points by kind; legend, geodesic
+    status, schematic and approximate lines with a halo; points by kind; legend, geodesic
     scale bar, attribution. Boundaries are simplified by ``simplify_deg``
     degrees for drawing only.
     """
@@ -185,7 +189,7 @@ def static_map(catalog, layer_ids, *, fmt="png", width_px=1600, height_px=1000, 
             ax.add_collection(PatchCollection(patches, facecolor="#f4f1ea", edgecolor="none", zorder=1))
             ax.add_collection(LineCollection(rings, colors="#8d8d8d", linewidths=0.5, zorder=2))
             attributions.append(base.attribution)
-        handles, status_seen, schematic_seen = [], set(), False
+        handles, status_seen, halo_seen = [], set(), set()
         for layer in layers:
             colour = layer_colour(layer.id, layer.meta)
             gdf = layer.gdf
@@ -204,15 +208,16 @@ def static_map(catalog, layer_ids, *, fmt="png", width_px=1600, height_px=1000, 
             for status, group in gdf[lines].groupby(gdf["status"].fillna("operating")[lines]):
                 style = STATUS_STYLE.get(status, STATUS_STYLE["operating"])
                 status_seen.add(status)
-                schematic = (group["geometry_quality"] == "schematic").to_numpy()
-                for is_schematic in (False, True):
-                    sel = group.geometry.to_numpy()[schematic == is_schematic]
+                quality = group["geometry_quality"].to_numpy()
+                for q in (None, *HALO_QUALITIES):
+                    picked = np.isin(quality, HALO_QUALITIES, invert=True) if q is None else quality == q
+                    sel = group.geometry.to_numpy()[picked]
                     if not len(sel):
                         continue
                     paths, _ = _line_paths(sel)
-                    lw = 1.3 if is_schematic else 1.8
-                    if is_schematic:
-                        schematic_seen = True
+                    lw = 1.3 if q == "schematic" else 1.8
+                    if q is not None:
+                        halo_seen.add(q)
                         ax.add_collection(LineCollection(paths, colors=colour, linewidths=lw + 5, alpha=0.18,
                                                          capstyle="round", zorder=4))
                     ax.add_collection(LineCollection(paths, colors=colour, linewidths=lw, alpha=style["opacity"],
@@ -233,16 +238,18 @@ def static_map(catalog, layer_ids, *, fmt="png", width_px=1600, height_px=1000, 
             if status in status_seen:
                 handles.append(Line2D([], [], color="#333", lw=1.8, alpha=style["opacity"],
                                       linestyle=_dashes(style["dash"], 1.8), label=style["label"]))
-        if schematic_seen:
-            handles.append(Line2D([], [], color="#333", lw=1.3, label="schematic (halo): waypoints, not surveyed",
-                                  path_effects=_halo_effect()))
+        for q in HALO_QUALITIES:
+            if q in halo_seen:
+                handles.append(Line2D([], [], color="#333", lw=1.3, label=f"{QUALITY_STYLE[q]['label']} (halo)",
+                                      path_effects=_halo_effect()))
         ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.92, borderpad=0.6)
         _scale_bar(ax, lon0, lat0, lon1, lat1)
         ax.tick_params(labelsize=7, length=2)
         ax.set_xlabel("")
         fig.text(0.045, 0.955, " + ".join(lay.title for lay in layers), fontsize=12, weight="bold")
         fig.text(0.045, 0.018, "Data: " + "; ".join(attributions)
-                 + ". Lengths geodesic (WGS84). Schematic lines are indicative.", fontsize=7, color="#333", wrap=True)
+                 + ". Lengths geodesic (WGS84). Schematic and approximate lines are indicative.", fontsize=7,
+                 color="#333", wrap=True)
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=100, metadata={"Date": None} if fmt == "svg" else None)
     return buffer.getvalue()
@@ -274,8 +281,10 @@ def _size(name, default):
 
 
 @bp.get("/export")
+@heavy_view
 def download():
-    """``/export?layers=a,b&format=html|png|svg|csv|json|md[&basemap=none|osm][&width=&height=]`` as a download."""
+    """``/export?layers=a,b&format=html|png|svg|stats-csv|stats-json|stats-md[&basemap=none|osm][&width=&height=]``
+    as a download (the old ``csv``/``json``/``md`` redirect to ``stats-*``, data formats to the layer download)."""
     allowed = ("layers", "format", "basemap", "width", "height")
     unknown = sorted(set(request.args) - set(allowed))
     if unknown:
@@ -285,6 +294,9 @@ def download():
     layer_ids = (parse_layer_ids(request.args["layers"], catalog) if "layers" in request.args
                  else overview_layer_ids(catalog))
     fmt = request.args.get("format", "html")
+    moved = _moved_format(fmt, layer_ids)
+    if moved is not None:
+        return moved
     config = current_app.config
     if fmt == "html":
         body = export_html(layer_ids, basemap=parse_basemap(request.args.get("basemap"), default="none"))
@@ -292,12 +304,29 @@ def download():
         body = static_map(catalog, layer_ids, fmt=fmt, width_px=_size("width", config["EXPORT_WIDTH_PX"]),
                           height_px=_size("height", config["EXPORT_HEIGHT_PX"]),
                           simplify_deg=config["BASEMAP_SIMPLIFY_DEG"])
-    elif fmt in STATS_FORMATS:
+    elif fmt in STATS_EXPORTS:
+        fmt = STATS_EXPORTS[fmt]
         body = stats_table(catalog, layer_ids, fmt=fmt)
     else:
-        choices = MAP_FORMATS + STATS_FORMATS
-        raise BadParameter("format", f"{fmt!r} is not one of {', '.join(choices)}",
-                           difflib.get_close_matches(fmt, choices))
+        choices = MAP_FORMATS + tuple(STATS_EXPORTS)
+        raise BadParameter("format", f"{fmt!r} is not one of {', '.join(choices)} (layer data: "
+                           "/api/layers/<id>/download?format=...)", difflib.get_close_matches(fmt, choices))
     stem = "_".join(layer_ids) if len(layer_ids) <= 3 else "map"
     name = f"{stem}_stats.{fmt}" if fmt in STATS_FORMATS else f"{stem}.{fmt}"
     return Response(body, mimetype=_MIME[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _moved_format(fmt, layer_ids):
+    """Old statistics names (csv, json, md) redirect to stats-*; data formats redirect to the layer download."""
+    from webapp.export.downloads import FORMAT_NAMES
+
+    if fmt in STATS_FORMATS:
+        return redirect(url_for("export.download", **{**request.args.to_dict(), "format": f"stats-{fmt}"}), 301)
+    if fmt in FORMAT_NAMES and fmt not in MAP_FORMATS:
+        if len(layer_ids) == 1:
+            return redirect(url_for("downloads.layer_download", layer_id=layer_ids[0], format=fmt), 303)
+        raise BadParameter("format", f"{fmt!r} is a data format: download each layer from "
+                           f"/api/layers/<id>/download?format={fmt} ("
+                           + ", ".join(url_for("downloads.layer_download", layer_id=lid, format=fmt)
+                                       for lid in layer_ids[:4]) + ("…" if len(layer_ids) > 4 else "") + ")")
+    return None

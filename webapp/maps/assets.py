@@ -26,10 +26,12 @@ __all__ = [
     "VENDOR_DIR",
     "ClassAssets",
     "MissingVendorAsset",
+    "OWN_ASSETS",
     "configure_folium",
     "init_app",
     "inline_assets",
     "remote_asset_urls",
+    "use_app_prefix",
     "vendor_files",
 ]
 
@@ -78,15 +80,27 @@ ASSETS: tuple[ClassAssets, ...] = (
         css=(("Control_MiniMap_css", "leaflet-minimap-3.6.1/dist/Control.MiniMap.min.css"),),
     ),
     ClassAssets(
-        "folium.plugins.MeasureControl",
-        js=(("leaflet_measure_js", "leaflet-measure-2.1.7/dist/leaflet-measure.min.js"),),
-        css=(("leaflet_measure_css", "leaflet-measure-2.1.7/dist/leaflet-measure.css"),),
+        "webapp.maps.tiled.TiledFeatureLayer",
+        js=(("leaflet_vectorgrid", "leaflet.vectorgrid-1.3.0/dist/Leaflet.VectorGrid.bundled.min.js"),),
+        css=(),
     ),
     ClassAssets(
         "folium.plugins.MousePosition",
         js=(("Control_MousePosition_js", "leaflet-mouse-position-1.2.0/src/L.Control.MousePosition.js"),),
         css=(("Control_MousePosition_css", "leaflet-mouse-position-1.2.0/src/L.Control.MousePosition.css"),),
     ),
+)
+
+# This project's own front end (webapp/static/js, css), paths under the static root (the parent of vendor/).
+OWN_ASSETS: tuple[ClassAssets, ...] = (
+    ClassAssets("webapp.maps.elements.FeatureLayer", js=(("mapsvc_js", "js/mapsvc.js"),),
+                css=(("mapsvc_css", "css/map.css"),)),
+    ClassAssets("webapp.maps.elements.PageHooks", js=(("mapsvc_js", "js/mapsvc.js"),),
+                css=(("mapsvc_css", "css/map.css"),)),
+    ClassAssets("webapp.maps.basemap.VectorBasemap",
+                js=(("mapsvc_js", "js/mapsvc.js"), ("mapsvc_basemap_js", "js/basemap.js")),
+                css=(("mapsvc_css", "css/map.css"),)),
+    ClassAssets("webapp.maps.elements.MeasureTool", js=(("mapsvc_measure_js", "js/measure.js"),), css=()),
 )
 
 # Leaflet's default marker icons, which Leaflet locates at run time (below).
@@ -124,6 +138,8 @@ def _resolve_class(dotted: str) -> type:
 
 def _check_files(vendor_dir: Path) -> None:
     missing = [rel for rel in vendor_files() if not (vendor_dir / rel).is_file()]
+    missing += [f"../{rel}" for entry in OWN_ASSETS for _, rel in (*entry.js, *entry.css)
+                if not (vendor_dir.parent / rel).is_file()]
     if missing:
         raise MissingVendorAsset(
             f"vendored assets missing under {vendor_dir}: {', '.join(missing)}; "
@@ -140,13 +156,19 @@ def configure_folium(url_prefix: str = DEFAULT_URL_PREFIX) -> None:
     nothing (the lists already in place are kept).
     """
     _check_files(VENDOR_DIR)
+    _point_classes_at(url_prefix)
+
+
+def _point_classes_at(url_prefix: str) -> None:
     prefix = url_prefix.rstrip("/")
-    for entry in ASSETS:
-        cls = _resolve_class(entry.target)
-        for attr, pairs in (("default_js", entry.js), ("default_css", entry.css)):
-            wanted = [(name, f"{prefix}/{rel}") for name, rel in pairs]
-            if cls.__dict__.get(attr) != wanted:
-                setattr(cls, attr, wanted)
+    root = prefix.rsplit("/", 1)[0]  # the static root, where our own js/ and css/ live beside vendor/
+    for entries, base in ((ASSETS, prefix), (OWN_ASSETS, root)):
+        for entry in entries:
+            cls = _resolve_class(entry.target)
+            for attr, pairs in (("default_js", entry.js), ("default_css", entry.css)):
+                wanted = [(name, f"{base}/{rel}") for name, rel in pairs]
+                if cls.__dict__.get(attr) != wanted:
+                    setattr(cls, attr, wanted)
 
 
 def init_app(app) -> None:
@@ -160,9 +182,21 @@ def init_app(app) -> None:
             f"app static folder {app.static_folder!r} does not hold the vendored "
             f"assets; expected {VENDOR_DIR.parent}"
         )
-    prefix = f"{(app.static_url_path or '').rstrip('/')}/vendor"
+    versioned = app.extensions.get("static_assets")  # webapp.maps.static: /static/v/<version>
+    prefix = f"{versioned['prefix']}/vendor" if versioned else f"{(app.static_url_path or '').rstrip('/')}/vendor"
     configure_folium(prefix)
     app.extensions["vendor_assets"] = {"url_prefix": prefix}
+
+
+def use_app_prefix(app) -> None:
+    """Point folium's classes at ``app``'s asset URLs again before a render.
+
+    folium keeps asset lists on the classes, so they are process-wide: another app (or a test) configured in
+    the same process would otherwise decide the URLs of this app's pages. Comparing the lists costs microseconds.
+    """
+    state = app.extensions.get("vendor_assets")
+    if state is not None:
+        _point_classes_at(state["url_prefix"])
 
 
 # --- self-contained export --------------------------------------------------
@@ -265,6 +299,8 @@ def _leaflet_icon_fix(vendor_dir: Path) -> str:
     folder, so default markers would request ``marker-icon.png`` relative
     to the page. An empty imagePath plus full URLs avoids the detection.
     """
+    if vendor_dir.name != "vendor":  # called with the static root
+        vendor_dir = vendor_dir / "vendor"
     urls = ", ".join(
         f'{key}: "{_data_uri(_vendor_path(rel, vendor_dir))}"' for key, rel in _LEAFLET_ICONS.items()
     )
@@ -297,13 +333,17 @@ def inline_assets(html: str, *, url_prefix: str = DEFAULT_URL_PREFIX, vendor_dir
         If a referenced file is not in ``vendor_dir``.
     """
     prefix = url_prefix.rstrip("/")
+    # vendor/ sits inside the static folder on disk and in URLs: our own js/ and css/ files beside it
+    # (under the static root) are inlined the same way.
+    if prefix.endswith("/" + vendor_dir.name):
+        prefix, vendor_dir = prefix[: -len(vendor_dir.name) - 1], vendor_dir.parent
 
     def script(m: re.Match) -> str:
         rel = _vendor_rel(m.group("url"), prefix)
         if rel is None:
             return m.group(0)
         body = f"<script>\n{_inline_js(_vendor_path(rel, vendor_dir))}\n</script>"
-        return body + _leaflet_icon_fix(vendor_dir) if rel == _LEAFLET_JS else body
+        return body + _leaflet_icon_fix(vendor_dir) if rel.endswith(_LEAFLET_JS) else body
 
     def link(m: re.Match) -> str:
         attrs = {a.group("key").lower(): a.group("value") for a in _ATTR.finditer(m.group(0))}

@@ -10,29 +10,33 @@ from __future__ import annotations
 
 import colorsys
 import difflib
+import hashlib
+import itertools
 import math
-import threading
-from collections import OrderedDict
+import re
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import folium
 import numpy as np
-import shapely
-from flask import current_app
+from flask import current_app, has_app_context
 from folium import plugins
 from markupsafe import Markup
 
-from geo.simplify import ZOOM_BANDS, zoom_band
+from geo.simplify import ZOOM_BANDS
 from layers.errors import BadParameter, FeatureNotFound
 from layers.schema import REGION_BBOX
-from layers.styles import layer_colour, legend_entries, point_icon
+from layers.styles import STATUS_STYLE, layer_colour, legend_entries, point_icon
+from webapp.cache import MapCache, parts_bytes
 from webapp.catalog import current_catalog
-from webapp.maps import elements
-from webapp.maps.display import BASEMAP_LAYER, basemap_geojson, layer_display_js
+from webapp.maps import assets, elements, tiled
+from webapp.maps import basemap as vector_basemap
+from webapp.maps.delivery import EMPTY_COLLECTION, Delivery, display_band, embeds_popups, is_tiled, layer_delivery
+from webapp.maps.display import BASEMAP_LAYER, basemap_band, layer_display_js, layer_styles
 
 __all__ = [
     "BASEMAPS",
+    "Delivery",
     "TILE_PROVIDERS",
     "MapCache",
     "MapOptions",
@@ -48,10 +52,14 @@ __all__ = [
     "embeds_popups",
     "fit_zoom",
     "init_app",
+    "is_tiled",
+    "layer_delivery",
     "layer_element",
+    "map_options",
     "overview_layer_ids",
     "parse_basemap",
     "parse_layer_ids",
+    "parts_bytes",
     "pin_colour",
     "render_parts",
 ]
@@ -118,6 +126,14 @@ class MapOptions:
     # with "{layer}" and "{band}"; layers over simplify_min_vertices are drawn from zoom-band display geometry
     display_url: str | None = None
     simplify_min_vertices: int = 5000
+    inline_max_bytes: int = 2048 * 1024  # larger display data is fetched, not written into the page
+    # with "{layer}" and "{z}/{y}/{x}"; layers over tiled_min_features are drawn from their vector tiles
+    tile_url: str | None = None
+    tiled_min_features: int = 5000
+    tiled_script_url: str = "/static/js/tiled-layer.js"
+    # {"countriesUrl", "placesUrl", "riversUrl"}: served maps fetch the offline basemap; None inlines it (exports)
+    basemap_urls: dict | None = None
+    minimap_minimized: bool | None = None  # None: folded in frames under 900 px; True in embeds and exports
 
 
 class MapParts(NamedTuple):
@@ -227,8 +243,9 @@ def _legend(catalog, layer_ids):
             row["marker_hex"] = pin_colour(layer.id, row["colour"])[1]
     present = {s for lay in layers for s in lay.gdf["status"].dropna()}
     statuses = [s for s in entries["statuses"] if s["status"] in present]
-    schematic = any((lay.gdf["geometry_quality"] == "schematic").any() for lay in layers)
-    return elements.Legend(layers=entries["layers"], statuses=statuses, schematic=schematic)
+    present_q = {q for lay in layers for q in lay.gdf["geometry_quality"].dropna()}
+    return elements.Legend(layers=entries["layers"], statuses=statuses, schematic="schematic" in present_q,
+                           approximate="approximate" in present_q)
 
 
 def base_map(catalog, basemap, options, bounds):
@@ -245,24 +262,35 @@ def base_map(catalog, basemap, options, bounds):
             tp = TILE_PROVIDERS[key]
             folium.TileLayer(tp.url or options.tiles_url, attr=tp.attribution or options.tiles_attribution,
                              name=tp.title, max_zoom=tp.max_zoom, overlay=False, show=key == basemap).add_to(fmap)
-        elements.NoTilesLayer(show=False).add_to(fmap)
+        vector_basemap.NoTilesLayer(show=False).add_to(fmap)
     boundaries_attr = catalog.layer(BASEMAP_LAYER).attribution if BASEMAP_LAYER in catalog else "Natural Earth"
-    vector = elements.VectorBasemap(basemap_geojson(catalog, tolerance_deg=options.simplify_deg),
-                                    attribution=boundaries_attr, tiles_on=tiles_on, region=REGION_BBOX)
+    band = min(basemap_band(options.simplify_deg), vector_basemap.OFFLINE_BANDS[-1])
+    inline = None
+    if options.basemap_urls is None:
+        inline = {"countries": vector_basemap.countries_json(catalog, band),
+                  "places": vector_basemap.places_json(catalog),
+                  "rivers": vector_basemap.rivers_json(catalog, 1)}
+    tiles_max = TILE_PROVIDERS[basemap].max_zoom if tiles_on else 19
+    vector = vector_basemap.VectorBasemap(attribution=boundaries_attr, tiles_on=tiles_on, region=REGION_BBOX,
+                                          band=band, urls=options.basemap_urls, inline=inline,
+                                          tiles_max_zoom=tiles_max)
     vector.add_to(fmap)
     return fmap, vector
 
 
-def add_controls(fmap, basemap, bounds):
-    """Fullscreen, measure (km), mouse position, the vector mini-map, and the initial view on ``bounds``."""
+def add_controls(fmap, basemap, bounds, *, minimap_minimized=None):
+    """Fullscreen, geodesic measure tool, mouse position, the vector mini-map, and the initial view on ``bounds``.
+
+    ``minimap_minimized``: True folds the mini-map (embeds, exports: it would cover features); None folds it
+    in frames under 900 px.
+    """
     lon0, lat0, lon1, lat1 = bounds
-    plugins.Fullscreen(position="topleft").add_to(fmap)
-    plugins.MeasureControl(position="topleft", primary_length_unit="kilometers", secondary_length_unit="miles",
-                           primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(fmap)
+    plugins.Fullscreen(position="topleft", title="Full screen", title_cancel="Leave full screen").add_to(fmap)
+    elements.MeasureTool().add_to(fmap)
     plugins.MousePosition(
         position="bottomright", separator=" | ", num_digits=4, prefix="lat | lon:", empty_string=""
     ).add_to(fmap)
-    elements.BasemapMiniMap(basemap).add_to(fmap)
+    vector_basemap.BasemapMiniMap(basemap, minimized=minimap_minimized).add_to(fmap)
     elements.FitView([[lat0, lon0], [lat1, lon1]]).add_to(fmap)
 
 
@@ -281,26 +309,9 @@ def fit_zoom(bounds, *, width_px=FIT_VIEW_PX[0], height_px=FIT_VIEW_PX[1]):
     return int(min(max(zoom, MIN_ZOOM), FIT_MAX_ZOOM))
 
 
-def embeds_popups(catalog, layer_id, options):
-    """True when a map embeds every popup of the layer (small layers, or no popup URL as in exports)."""
-    return options.popup_url is None or len(catalog.layer(layer_id).gdf) <= options.popup_embed_max
-
-
-def display_band(catalog, layer_id, options, zoom):
-    """The zoom band whose simplified geometry a map at ``zoom`` embeds, or None for full geometry.
-
-    Full geometry for layers of at most ``simplify_min_vertices`` vertices
-    (simplifying them saves little) and when maps cannot fetch (exports).
-    """
-    if options.display_url is None:
-        return None
-    vertices = catalog.memo(("webapp.vertices", layer_id), lambda: int(
-        shapely.get_num_coordinates(catalog.layer(layer_id).gdf.geometry.to_numpy()).sum()))
-    return None if vertices <= options.simplify_min_vertices else zoom_band(zoom)
-
-
 def layer_element(catalog, layer_id, options, *, show=True, zoom=None):
-    """The :class:`~webapp.maps.elements.FeatureLayer` of one catalogue layer (styles, icons, popups).
+    """The map element of one catalogue layer: a :class:`~webapp.maps.elements.FeatureLayer` (styles, icons,
+    popups), or for layers over ``tiled_min_features`` a :class:`~webapp.maps.tiled.TiledFeatureLayer`.
 
     ``zoom``: the map's initial zoom (default: the zoom that fits the layer),
     which picks the embedded zoom band of large layers.
@@ -309,13 +320,24 @@ def layer_element(catalog, layer_id, options, *, show=True, zoom=None):
     colour = layer_colour(layer_id, layer.meta)
     embed = embeds_popups(catalog, layer_id, options)
     popup_url = None if embed else options.popup_url.replace("{layer}", layer_id)
-    band = display_band(catalog, layer_id, options, fit_zoom(layer.bbox) if zoom is None else zoom)
+    delivery = layer_delivery(catalog, layer_id, options, fit_zoom(layer.bbox) if zoom is None else zoom)
+    if delivery.mode == "tiles":
+        return tiled.TiledFeatureLayer(
+            layer_id, title=layer.title, attribution=layer.attribution, styles=layer_styles(catalog, layer_id)[0],
+            tile_url=options.tile_url.replace("{layer}", layer_id), show=show, script_url=options.tiled_script_url,
+            popup_url=popup_url or options.popup_url.replace("{layer}", layer_id))
+    band = delivery.band
     extra = {}
-    if band is not None:
+    if delivery.mode == "fetch":
+        extra = {"display_url": options.display_url.replace("{layer}", layer_id), "band": -1,
+                 "band_zooms": [lo for lo, _ in ZOOM_BANDS]}
+    elif band is not None:
         extra = {"display_url": options.display_url.replace("{layer}", layer_id), "band": band,
                  "band_zooms": [lo for lo, _ in ZOOM_BANDS]}
+    data = EMPTY_COLLECTION if delivery.mode == "fetch" else layer_display_js(catalog, layer_id, with_popups=embed,
+                                                                     zoom_band=band)
     return elements.FeatureLayer(
-        layer_id, layer_display_js(catalog, layer_id, with_popups=embed, zoom_band=band), title=layer.title,
+        layer_id, data, title=layer.title,
         attribution=layer.attribution, icons=_icons(layer_id, colour, layer.gdf["kind"]), popup_url=popup_url,
         show=show, **extra)
 
@@ -335,68 +357,51 @@ def build_map(catalog, spec, options):
     zoom = fit_zoom(bounds)
     fmap, basemap = base_map(catalog, spec.basemap, options, bounds)
     feature_layers = []
+    # the overview (every visitor's first page) starts with layers too large to write into it switched off
+    overview = set(layer_ids) == set(overview_layer_ids(catalog))
     for lid in layer_ids:
-        element = layer_element(catalog, lid, options, zoom=zoom)
+        show = not (overview and layer_delivery(catalog, lid, options, zoom).mode == "fetch")
+        element = layer_element(catalog, lid, options, zoom=zoom, show=show)
         element.add_to(fmap)
         feature_layers.append(element)
     _legend(catalog, layer_ids).add_to(fmap)
-    add_controls(fmap, basemap, bounds)
-    if focus_layer is not None:
+    add_controls(fmap, basemap, bounds, minimap_minimized=options.minimap_minimized)
+    elements.PageHooks(feature_layers, status_styles=STATUS_STYLE).add_to(fmap)
+    if focus_layer is not None and is_tiled(catalog, focus_layer, options):
+        lon0, lat0, lon1, lat1 = catalog.feature(focus_layer, spec.feature).total_bounds
+        elements.FitView([[lat0, lon0], [lat1, lon1]]).add_to(fmap)  # tiles hold no popup to open: show it
+    elif focus_layer is not None:
         elements.FocusFeature(feature_layers[layer_ids.index(focus_layer)], spec.feature).add_to(fmap)
-    elements.PageHooks(feature_layers).add_to(fmap)
     folium.LayerControl(collapsed=options.collapsed_control).add_to(fmap)
     return fmap
 
 
+def _stable_ids(element, counter=None):
+    """Give ``element`` and its descendants ids from their place in the tree instead of random ones.
+
+    Every server process then renders the same page for the same map (one
+    body and ETag whichever gunicorn worker answers, and across restarts).
+    """
+    counter = counter if counter is not None else itertools.count()
+    element._id = hashlib.blake2b(str(next(counter)).encode(), digest_size=16).hexdigest()
+    for child in list(element._children.values()):
+        _stable_ids(child, counter)
+
+
+# folium's own viewport tag forbids zooming the page (maximum-scale=1, user-scalable=no), which people with low
+# vision need (WCAG 1.4.4); the page templates carry their own.
+_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*user-scalable=no[^>]*>\s*')
+
+
 def render_parts(fmap):
-    """Render ``fmap`` into (header, html, script) for a page template."""
+    """Render ``fmap`` into (header, html, script) for a page template; element ids are stable."""
+    if has_app_context():
+        assets.use_app_prefix(current_app)
     root = fmap.get_root()
+    _stable_ids(root)
     root.render()
-    return MapParts(Markup(root.header.render()), Markup(root.html.render()), Markup(root.script.render()))
-
-
-class MapCache:
-    """A thread-safe LRU of rendered :class:`MapParts` keyed by (:class:`MapSpec`, self-contained)."""
-
-    def __init__(self, size):
-        self.size = size
-        self._items = OrderedDict()
-        self._lock = threading.Lock()
-        self._building = {}  # key -> lock held while one thread builds it
-
-    def _lookup(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            return None
-
-    def get(self, key, build):
-        """Return the cached parts for ``key``, calling ``build()`` on a miss.
-
-        Concurrent misses for one key build it once (single flight): folium
-        ids are random, so two builds would serve two different pages and ETags.
-        """
-        parts = self._lookup(key)
-        if parts is not None:
-            return parts
-        with self._lock:
-            key_lock = self._building.setdefault(key, threading.Lock())
-        with key_lock:
-            parts = self._lookup(key)
-            if parts is None:
-                parts = build()
-                with self._lock:
-                    self._items[key] = parts
-                    while len(self._items) > self.size:
-                        self._items.popitem(last=False)
-        with self._lock:
-            self._building.pop(key, None)
-        return parts
-
-    def __len__(self):
-        return len(self._items)
-
+    header = _FOLIUM_VIEWPORT.sub("", root.header.render())
+    return MapParts(Markup(header), Markup(root.html.render()), Markup(root.script.render()))
 
 
 # --- Flask glue ---------------------------------------------------------------
@@ -405,26 +410,41 @@ def init_app(app):
     """Set up the rendered-map cache and the map options (the catalogue is :mod:`webapp.catalog`'s)."""
     parse_basemap(app.config["DEFAULT_BASEMAP"], default="osm")  # a bad setting fails at start-up
     root = (app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
-    app.extensions["map_cache"] = MapCache(app.config["MAP_CACHE_SIZE"])
+    app.extensions["map_cache"] = MapCache(app.config["MAP_CACHE_MB"] * 1024 * 1024)
     app.extensions["map_options"] = MapOptions(
         tiles_url=app.config["TILES_URL"], tiles_attribution=app.config["TILES_ATTRIBUTION"],
         simplify_deg=app.config["BASEMAP_SIMPLIFY_DEG"], popup_embed_max=app.config["POPUP_EMBED_MAX"],
         popup_url=f"{root}/popup/{{layer}}/{{fid}}",
         display_url=f"{root}/api/layers/{{layer}}/display?zoom_band={{band}}",
         simplify_min_vertices=app.config["DISPLAY_SIMPLIFY_MIN_VERTICES"],
+        inline_max_bytes=app.config["INLINE_MAX_KB"] * 1024,
+        tile_url=f"{root}/ogcapi/collections/{{layer}}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}",
+        tiled_min_features=app.config["TILED_MIN_FEATURES"],
+        tiled_script_url=app.extensions["static_assets"]["prefix"] + "/js/tiled-layer.js",
+        basemap_urls={"countriesUrl": f"{root}/basemap/countries/{{band}}.json",
+                      "placesUrl": f"{root}/basemap/places.json", "riversUrl": f"{root}/basemap/rivers/{{band}}.json"},
     )
 
 
-def cached_map(spec, *, self_contained=False):
+def map_options(*, self_contained=False, embed=False):
+    """The app's :class:`MapOptions`; ``self_contained`` embeds every popup, full geometry and the basemap (no
+    fetches, for exported files); ``embed`` and ``self_contained`` fold the mini-map."""
+    options = current_app.extensions["map_options"]
+    if self_contained:
+        options = replace(options, popup_url=None, display_url=None, basemap_urls=None, tile_url=None)
+    if self_contained or embed:
+        options = replace(options, minimap_minimized=True)
+    return options
+
+
+def cached_map(spec, *, self_contained=False, embed=False):
     """Rendered :class:`MapParts` for ``spec``, from the app's LRU.
 
     ``self_contained`` embeds every popup and full geometry (no fetches), for exported files.
     """
-    options = current_app.extensions["map_options"]
-    if self_contained:
-        options = replace(options, popup_url=None, display_url=None)
+    options = map_options(self_contained=self_contained, embed=embed)
     catalog = current_catalog()
     # the layers' versions are part of the key: a replaced layer is never drawn from its old map
     return current_app.extensions["map_cache"].get(
-        (spec, self_contained, catalog.fingerprint(spec.layer_ids)),
+        (spec, self_contained, embed, catalog.fingerprint(spec.layer_ids)),
         lambda: render_parts(build_map(catalog, spec, options)))

@@ -23,8 +23,10 @@ from markupsafe import Markup
 
 from geo.simplify import FULL_BAND, band_zoom, cached_display, tolerance_degrees
 from geo.stats import layer_stats, layer_summary, records
-from layers.schema import PROPERTIES, REGION_BBOX
-from layers.styles import layer_colour, line_style
+from layers.schema import PROPERTIES, REGION_BBOX, latest_status
+from layers.styles import HALO_QUALITIES, QUALITY_STYLE, layer_colour, line_style
+from webapp.jsonout import dumps
+from webapp.workload import heavy
 
 __all__ = [
     "BASEMAP_LAYER",
@@ -33,10 +35,13 @@ __all__ = [
     "basemap_geojson",
     "country_names",
     "feature_properties",
+    "history_of",
     "layer_display_js",
     "layer_styles",
     "popup_fragments",
+    "popup_html",
     "stats_payload",
+    "status_line",
 ]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -72,7 +77,8 @@ def stats_payload(catalog, layer_id):
     """``{"features": [per-feature stats], "summary": {...}}`` from the memoised layer statistics."""
 
     def compute():
-        stats = layer_stats(catalog, layer_id)
+        with heavy(f"the statistics of layer {layer_id!r}"):
+            stats = layer_stats(catalog, layer_id)
         return {"features": records(stats), "summary": layer_summary(stats)}
 
     return catalog.memo(("webapp.stats-payload", layer_id), compute)
@@ -116,16 +122,32 @@ def _is_web_url(url):
     return parts.scheme.lower() in {"http", "https"} and bool(parts.netloc)
 
 
+def _source_link(source):
+    url = str(source.get("url") or "").strip()
+    return {"title": str(source.get("title") or url or "source"), "url": url, "link": _is_web_url(url)}
+
+
+def status_line(props):
+    """``{status, date, source: {title, url, link}}`` of a feature's newest dated status, or None (undated)."""
+    entry = latest_status(props)
+    if entry is None or not isinstance(entry.get("source"), dict):
+        return None
+    return {"status": str(entry.get("status")), "date": str(entry.get("date")), "source": _source_link(entry["source"])}
+
+
+# shown on their own lines of the popup (status line, geometry note, sources), not in the properties table
+_POPUP_OWN = {"name", "sources", "status_history", "facts", "reference_point", "source_vertex_count",
+              "source_longest_segment_km"}
+
+
 def _popup_context(layer, props, stats, names):
     order = [k for k in PROPERTIES if k in props] + [k for k in props if k not in PROPERTIES]
     # Optional properties that are empty say nothing; required ones are shown even when null.
     shown = [(k, _text(props[k])) for k in order
-             if k not in {"name", "sources"} and (props[k] is not None or PROPERTIES.get(k, (False,))[0])]
-    sources = [
-        {"title": str(s.get("title") or s.get("url") or "source"), "url": str(s.get("url") or "").strip(),
-         "link": _is_web_url(str(s.get("url") or ""))}
-        for s in (props.get("sources") or []) if isinstance(s, dict)
-    ]
+             if k not in _POPUP_OWN and (props[k] is not None or PROPERTIES.get(k, (False,))[0])]
+    shown += [(f"{f.get('field')} (as of {f.get('as_of')})", _text(f.get("value")))
+              for f in props.get("facts") or [] if isinstance(f, dict)]
+    sources = [_source_link(s) for s in (props.get("sources") or []) if isinstance(s, dict)]
     route = []
     if stats.get("geodesic_length_km") is not None:
         ratio, sinuosity = stats.get("length_ratio"), stats.get("sinuosity")
@@ -141,10 +163,29 @@ def _popup_context(layer, props, stats, names):
         {"code": code, "name": names.get(code, code), "km": _km(km)}
         for code, km in sorted((stats.get("length_by_country_km") or {}).items(), key=lambda kv: -kv[1])
     ]
+    quality = props.get("geometry_quality")
     return {
         "name": _text(props.get("name")), "layer_title": layer.title, "properties": shown, "sources": sources,
-        "stats": route, "by_country": by_country, "schematic": props.get("geometry_quality") == "schematic",
+        "stats": route, "by_country": by_country, "schematic": quality == "schematic",
+        "approximate": ({"vertices": props.get("source_vertex_count"),
+                         "longest_km": _km(props.get("source_longest_segment_km"))}
+                        if quality == "approximate" else None),
+        "status_line": status_line(props),
     }
+
+
+POPUP_MEMO_MAX = 5000
+
+
+def popup_html(catalog, layer_id, pos):
+    """The popup HTML of the feature at ``pos``: from :func:`popup_fragments` for layers of up to
+    :data:`POPUP_MEMO_MAX` features, rendered alone for larger ones (a first click need not render 100,000)."""
+    if len(catalog.layer(layer_id).gdf) <= POPUP_MEMO_MAX:
+        return popup_fragments(catalog, layer_id)[pos]
+    layer = catalog.layer(layer_id)
+    row = stats_payload(catalog, layer_id)["features"][pos]
+    context = _popup_context(layer, feature_properties(catalog, layer_id)[pos], row, country_names(catalog))
+    return _POPUP_ENV.get_template("popup.html").render(**context)
 
 
 def popup_fragments(catalog, layer_id):
@@ -169,7 +210,7 @@ def _script_json(text):
 
 def _feature_collection(geometry_json, props_list, *, extra=""):
     features = ",".join(
-        f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}'
+        f'{{"type":"Feature","geometry":{g},"properties":{dumps(p)}}}'
         for g, p in zip(geometry_json, props_list)
     )
     return '{"type":"FeatureCollection"' + extra + ',"features":[' + features + "]}"
@@ -182,8 +223,9 @@ def _rounded_json(geoms, decimals):
 
 def _feature_style(colour, props, family):
     style = line_style(colour, props.get("status"), props.get("kind"))
-    if props.get("geometry_quality") == "schematic":
-        style["weight"] = max(2, style["weight"] - 1)
+    quality = QUALITY_STYLE.get(props.get("geometry_quality"))
+    if quality and quality["weight_delta"]:
+        style["weight"] = max(2, style["weight"] + quality["weight_delta"])
     if family == "polygon":
         style.update(fillColor=colour, fillOpacity=0.08, weight=1.5)
     return style
@@ -213,11 +255,21 @@ def layer_styles(catalog, layer_id):
     return catalog.memo(("webapp.styles", layer_id), compute)
 
 
+def history_of(props):
+    """A feature's ``status_history`` as ``[[date, status], ...]`` sorted by date ([] without one)."""
+    history = props.get("status_history")
+    if not isinstance(history, list):
+        return []
+    rows = [[str(h.get("date")), h.get("status")] for h in history
+            if isinstance(h, dict) and h.get("date") and h.get("status")]
+    return sorted(rows, key=lambda row: row[0])
+
+
 def layer_display_js(catalog, layer_id, *, with_popups, zoom_band=None):
     """The layer's display FeatureCollection as script-safe JSON.
 
     Features carry slim properties (:data:`SLIM_PROPERTIES`;
-    ``geometry_quality`` only when schematic, for the halo), ``_s`` (index
+    ``geometry_quality`` only when it has a halo, schematic or approximate), ``_s`` (index
     into the collection's ``styles`` list of Leaflet path options) and, with
     ``with_popups``, ``_popup`` (escaped HTML). ``zoom_band`` None gives the
     full geometry rounded to :data:`DISPLAY_DECIMALS`; a band index gives
@@ -236,8 +288,12 @@ def layer_display_js(catalog, layer_id, *, with_popups, zoom_band=None):
         display = []
         for p, s, popup in zip(props, index, popups):
             row = {k: p.get(k) for k in SLIM_PROPERTIES}
-            if p.get("geometry_quality") == "schematic":
-                row["geometry_quality"] = "schematic"
+            row["countries"] = [c for c in (p.get("countries") or []) if isinstance(c, str)]
+            history = history_of(p)
+            if history:
+                row["_h"] = history  # [[date, status], ...]: the year slider's status in year X
+            if p.get("geometry_quality") in HALO_QUALITIES:
+                row["geometry_quality"] = p["geometry_quality"]
             row["_s"] = s
             if popup is not None:
                 row["_popup"] = popup

@@ -149,15 +149,11 @@ PACKAGES: tuple[Package, ...] = (
          "dist/images/toggle.png", "dist/images/toggle.svg"),
     ),
     Package(
-        "leaflet-measure", "2.1.7",
-        "sha512-IvoHIoVTIQSXUgaNnAMF17qXFB+dF5ICdwmY8BHyq/Hh33/xeGqQUUYlz0pRMzFN9NUcjsT6JBhCr1ia0CG5ug==",
-        "MIT",
-        ("LICENSE", "dist/leaflet-measure.min.js", "dist/leaflet-measure.css")
-        + tuple(
-            f"dist/images/{stem}{suffix}.png"
-            for stem in ("cancel", "check", "focus", "rulers", "start", "trash")
-            for suffix in ("", "_@2X")
-        ),
+        "axe-core", "4.10.3",
+        "sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/PbZhideTcEg==",
+        "MPL-2.0",
+        ("LICENSE", "LICENSE-3RD-PARTY.txt", "axe.min.js"),
+        note="Accessibility checker for the browser tests (tests/browser inject it); no page loads it.",
     ),
     Package(
         "leaflet-mouse-position", "1.2.0",
@@ -166,6 +162,21 @@ PACKAGES: tuple[Package, ...] = (
         ("MIT-LICENCE.txt", "src/L.Control.MousePosition.js", "src/L.Control.MousePosition.css"),
         note="npm packaging of ardhi/Leaflet.MousePosition, which folium loads "
         "unpinned from GitHub; same L.Control.MousePosition options.",
+    ),
+    Package(
+        "leaflet.vectorgrid", "1.3.0",
+        "sha512-kWmj1pKM+MVdo/7Mg5zsB3YrGZvo/uIuiANV9MvWUFOG+Y2xAJzrteDhoIcCgTjHSSRJ36xdeGdIQVhuWjnCZw==",
+        "Beerware (bundled pbf, vector-tile: BSD-3-Clause; geojson-vt: ISC)",
+        ("README.md", "package.json", "dist/Leaflet.VectorGrid.bundled.min.js"),
+        note="Draws the layers' MVT tiles on the web map. The package ships no LICENSE file: its licence "
+        "(the Beer-ware notice) and those of the bundled libraries are in README.md, kept here.",
+    ),
+    Package(
+        "swagger-ui-dist", "5.35.0",
+        "sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==",
+        "Apache-2.0",
+        ("LICENSE", "NOTICE", "swagger-ui-bundle.js", "swagger-ui-bundle.js.LICENSE.txt", "swagger-ui.css"),
+        note="The human-readable API page (/api) over /api/openapi.json.",
     ),
 )
 
