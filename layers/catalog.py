@@ -9,6 +9,7 @@ layer is never served stale and an unchanged one is never recomputed.
 """
 
 import json
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -22,9 +23,9 @@ from layers.errors import FeatureNotFound, LayerInvalid, LayerNotFound
 from layers.integrity import check_integrity
 from layers.schema import LAYER_ID_RE, REGION_BBOX, first_non_finite, validate_features, validate_metadata
 
-__all__ = ["DATA_DIR", "BUILTIN_LAYERS_DIR", "BUILTIN_VERSION", "Catalog", "Layer", "Memo", "geometry_from_geojson",
-           "layer_from_document",
-           "json_depth", "make_layer", "parse_json", "read_layer_file"]
+__all__ = ["DATA_DIR", "BUILTIN_LAYERS_DIR", "BUILTIN_VERSION", "Catalog", "Layer", "Memo", "file_version",
+           "geometry_from_geojson", "json_depth", "layer_from_document", "make_layer", "parse_json",
+           "read_layer_file"]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 BUILTIN_LAYERS_DIR = DATA_DIR / "layers"
@@ -37,9 +38,10 @@ MAX_JSON_DEPTH = 64
 class Layer:
     """One validated layer: its catalogue metadata, its features, and where it came from.
 
-    ``version`` changes whenever the content or metadata does (``builtin``
-    for shipped layers, ``folder`` for operator folders, ``v<id>`` for
-    store versions); ``owner_id``/``public`` say who may see a store layer.
+    ``version`` changes whenever the content or metadata does
+    (``builtin-<hash>`` for shipped layers, ``folder-<size>-<mtime>`` for
+    operator folders, see :func:`file_version`; ``v<id>`` for store
+    versions); ``owner_id``/``public`` say who may see a store layer.
     """
 
     id: str
@@ -203,6 +205,20 @@ def layer_from_document(doc, path, *, region=REGION_BBOX, builtin=True, **fields
     return make_layer(meta, props, geoms, builtin=builtin, **fields)
 
 
+def file_version(meta, path, *, builtin=True):
+    """The ``version`` of a layer read from a file: ``builtin-<content hash>`` for a built-in layer whose
+    build recorded one, else ``builtin``/``folder`` plus the file's size and modification time -- so that
+    cache keys and ETags made from versions change when a file does, across restarts too."""
+    digest = meta.get("content_sha256") if isinstance(meta, dict) else None
+    if builtin and isinstance(digest, str):
+        return f"{BUILTIN_VERSION}-{digest.removeprefix('sha256:')[:16]}"
+    try:
+        info = os.stat(path)
+    except OSError:
+        return BUILTIN_VERSION if builtin else "folder"
+    return f"{BUILTIN_VERSION if builtin else 'folder'}-{info.st_size}-{info.st_mtime_ns}"
+
+
 def read_layer_file(path, *, region=REGION_BBOX, builtin=True):
     """Read and validate one GeoJSON layer file; return a :class:`Layer`.
 
@@ -215,9 +231,10 @@ def read_layer_file(path, *, region=REGION_BBOX, builtin=True):
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LayerInvalid(path, None, f"not readable as JSON: {exc}") from None
-    return layer_from_document(parse_json(text, path), path, region=region, builtin=builtin,
-                               source="builtin" if builtin else "folder",
-                               version=BUILTIN_VERSION if builtin else "folder")
+    doc = parse_json(text, path)
+    return layer_from_document(doc, path, region=region, builtin=builtin, source="builtin" if builtin else "folder",
+                               version=file_version(doc.get("metadata") if isinstance(doc, dict) else None,
+                                                    path, builtin=builtin))
 
 
 class Memo:

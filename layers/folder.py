@@ -20,7 +20,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from layers.catalog import layer_from_document, make_layer, parse_json
+from layers.catalog import file_version, layer_from_document, make_layer, parse_json
 from layers.errors import LayerInvalid, MapError
 from layers.importers.common import slug
 from layers.importers.formats import EXTENSIONS, Limits, decode_text
@@ -92,9 +92,10 @@ def _load_file(path, real, root, limits, boundaries, isolate, region):
                 extra[sibling.name] = read_regular_file(_inside(sibling, root), limits.max_bytes, name=str(sibling))
     result = run_bounded(_read_file, real, str(path), limits, extra, region, what=str(path),
                          time_budget_s=limits.time_budget_s, memory_mb=limits.memory_mb, isolate=isolate)
+    version = file_version(None, real, builtin=False)  # size and mtime: an edited file is another version
     if result[0] == "layer":
         _, meta, props, geoms = result
-        return [make_layer(meta, props, geoms, path=path, builtin=False, source="folder", version="folder")]
+        return [make_layer(meta, props, geoms, path=path, builtin=False, source="folder", version=version)]
     candidates = result[1]
     layers = []
     for candidate in candidates:
@@ -104,7 +105,7 @@ def _load_file(path, real, root, limits, boundaries, isolate, region):
         meta, props, geoms = finalize(candidate, str(path))
         if region is not None:
             validate_features(props, geoms, path, region=region)
-        layers.append(make_layer(meta, props, geoms, path=path, builtin=False, source="folder", version="folder"))
+        layers.append(make_layer(meta, props, geoms, path=path, builtin=False, source="folder", version=version))
     return layers
 
 

@@ -1,8 +1,8 @@
 """Who may do what, for anonymous visitors, the owner (session), another user and the owner's API token.
 
 A private layer is invisible -- 404, exactly as if it did not exist -- to everyone but its owner,
-everywhere: the API, pages, embeds, popups, exports, statistics, corridors that search it, overlaps,
-routes over it, the OpenAPI document. Writes need an account; only the owner changes a layer; cookie
+everywhere: the API, pages, embeds, popups, exports, downloads, statistics, corridors that search it,
+overlaps, routes over it, the OGC API (collections, items, tiles, its definition), search, the OpenAPI document. Writes need an account; only the owner changes a layer; cookie
 writes need the CSRF token, token writes do not; answers to a signed-in user are never publicly cached.
 """
 
@@ -53,7 +53,7 @@ READS = [
     f"/api/layers/{PRIVATE}/stats?format=csv", f"/api/layers/{PRIVATE}/features/{FEATURE}",
     f"/api/layers/{PRIVATE}/display?zoom_band=0", f"/map/{PRIVATE}", f"/map?layers=tapi,{PRIVATE}",
     f"/embed/{PRIVATE}", f"/embed?layers={PRIVATE}", f"/popup/{PRIVATE}/{FEATURE}",
-    f"/export?layers={PRIVATE}&format=html", f"/export?layers={PRIVATE}&format=csv",
+    f"/export?layers={PRIVATE}&format=html", f"/export?layers={PRIVATE}&format=stats-csv",
     f"/export?layers={PRIVATE}&format=svg", f"/api/corridor?layer={PRIVATE}&feature={FEATURE}&width_km=20",
     f"/api/corridor?layer=tapi&feature=tapi_trunk&width_km=50&with={PRIVATE}",
     f"/corridor?feature={PRIVATE}:{FEATURE}&width_km=20", f"/embed/corridor?feature={PRIVATE}:{FEATURE}",
@@ -61,6 +61,12 @@ READS = [
     f"/api/overlap?a={PRIVATE}:{FEATURE}&b=tapi:tapi_trunk&width_km=25",
     "/api/route?from=30.0,61.0&to=30.5,62.0&modes=rail&attach_km=2",
     "/export/route?from=30.0,61.0&to=30.5,62.0&modes=rail&attach_km=2&format=geojson",
+    f"/api/layers/{PRIVATE}/download?format=gpkg", f"/api/layers/{PRIVATE}/download?format=csv",
+    f"/ogcapi/collections/{PRIVATE}", f"/ogcapi/collections/{PRIVATE}/queryables",
+    f"/ogcapi/collections/{PRIVATE}/items", f"/ogcapi/collections/{PRIVATE}/items?f=html",
+    f"/ogcapi/collections/{PRIVATE}/items/{FEATURE}", f"/ogcapi/collections/{PRIVATE}/tiles",
+    f"/ogcapi/collections/{PRIVATE}/tiles/WebMercatorQuad/tilejson.json",
+    f"/ogcapi/collections/{PRIVATE}/tiles/WebMercatorQuad/4/6/10",
 ]
 
 
@@ -89,6 +95,11 @@ def test_listings_and_documents_show_private_layers_to_the_owner_only(world, who
     mine = who in ("owner", "token")
     assert ("alice_public" in listed) and ((PRIVATE in listed) == mine)
     assert (PRIVATE in openapi) == mine and (PRIVATE in overview) == mine
+    collections = client.get("/ogcapi/collections").get_data(as_text=True)
+    ogc_definition = client.get("/ogcapi/api").get_data(as_text=True)
+    assert (PRIVATE in collections) == mine and (PRIVATE in ogc_definition) == mine
+    found = {hit.get("layer") for hit in client.get("/api/search?q=Secret rail").get_json()["results"]}
+    assert (PRIVATE in found) == mine
     corridor_page = client.get("/corridor").get_data(as_text=True)
     assert (f"{PRIVATE}:{FEATURE}" in corridor_page) == mine
 

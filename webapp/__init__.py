@@ -40,7 +40,7 @@ def create_app(config=None):
     security.init_app(app)
     cors.init_app(app)  # after-request hooks run last-registered first: CORS sees the final (304/206) response
     httpcache.init_app(app)
-    imports.init_app(app)  # before accounts: the upload's body limit is raised before CSRF reads the body
+    imports.init_app(app)
     accounts.init_app(app)
     export_views.init_app(app)
     pages.init_app(app)
@@ -55,4 +55,6 @@ def create_app(config=None):
     app.register_blueprint(status.bp)
     ogc.init_app(app)
     limits.init_app(app)  # wraps registered views: after the blueprints
+    imports.init_limits(app)  # uploads' larger bodies; imports and password attempts rate-limited
+    accounts.init_limits(app)
     return app

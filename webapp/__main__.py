@@ -160,8 +160,11 @@ def serve(app, *, host, port, threads=8, production=False, trusted_proxy=None):
         if app.debug or app.testing:
             raise ValueError("refusing to serve a DEBUG or TESTING app in production")
         install_log_filter()
+        from webapp.limits import largest_body_bytes
+
+        # uploads may be larger than MAX_BODY_MB: the app itself refuses any body its endpoint does not allow
         options = production_waitress_options(threads=threads, trusted_proxy=trusted_proxy,
-                                              max_body_bytes=app.config["MAX_CONTENT_LENGTH"])
+                                              max_body_bytes=largest_body_bytes(app))
     warm_up(app)
     mode = f"production, {threads} threads" if production else f"{threads} threads"
     print(f"serving on http://{host}:{port}/ ({mode})", file=sys.stderr)

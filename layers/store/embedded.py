@@ -113,6 +113,7 @@ class EmbeddedStore(Store):
         self._local = threading.local()
         self._all = []  # every thread's connection, to close them
         self._all_lock = threading.Lock()
+        self._pid = os.getpid()
         conn = self._conn()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -127,6 +128,10 @@ class EmbeddedStore(Store):
     # --- connections and transactions ----------------------------------------------------------
 
     def _conn(self):
+        if self._pid != os.getpid():
+            # a forked child (gunicorn's preloaded workers): SQLite connections must not cross a fork, so the
+            # parent's are forgotten (not closed: they are the parent's) and this process opens its own
+            self._local, self._all, self._pid = threading.local(), [], os.getpid()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)

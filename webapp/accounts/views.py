@@ -23,10 +23,13 @@ from webapp.accounts.auth import (
     verify_password,
 )
 from webapp.catalog import current_catalog
+from webapp.workload import count_as_expensive
 
-__all__ = ["USER_NAME_RE", "bp", "check_new_account"]
+__all__ = ["RATE_LIMITED_ENDPOINTS", "USER_NAME_RE", "bp", "check_new_account"]
 
 bp = Blueprint("accounts", __name__)
+# each POST checks or hashes a password (scrypt): password guessing is bounded per client (webapp.limits)
+RATE_LIMITED_ENDPOINTS = ("accounts.login", "accounts.signup")
 USER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,39}$")
 _DUMMY_HASH = hash_password("not a password: keeps unknown names as slow as known ones")
 
@@ -61,6 +64,7 @@ def login():
     """Sign in with name and password."""
     error = None
     if request.method == "POST":
+        count_as_expensive()
         name = request.form.get("name", "").strip().lower()
         user = _store().user(name=name)
         if verify_password(user.password_hash if user else _DUMMY_HASH, request.form.get("password", "")) and user:
@@ -86,6 +90,7 @@ def signup():
                      error="sign-up is closed on this service; ask its operator for an account")
     error = None
     if request.method == "POST":
+        count_as_expensive()
         name, password = request.form.get("name", "").strip().lower(), request.form.get("password", "")
         try:
             check_new_account(name, password)

@@ -158,7 +158,8 @@ def _download(body, mimetype, name):
 def _result_download(result, fmt, stem, key):
     """A corridor or route result in a data format: GeoJSON as the API serves it, the rest via pyogrio/pyarrow."""
     frame = gpd.GeoDataFrame.from_features(result.doc["features"], crs="EPSG:4326")
-    return frame_download(frame, fmt, stem, geojson=result.body, key=("analysis", key, fmt.name))
+    # the result's content hash in the key: a result computed from other layer versions is another download
+    return frame_download(frame, fmt, stem, geojson=result.body, key=("analysis", key, result.etag, fmt.name))
 
 
 @bp.get("/export/corridor")

@@ -1,23 +1,24 @@
 """User imports: the upload endpoint, the preview and save flow, layer management pages.
 
-``init_app`` must run before :func:`webapp.accounts.init_app`: it raises the
-request body limit for ``POST /api/imports`` (to ``IMPORT_MAX_MB``) before
-anything reads the body -- the CSRF check does -- while every other route
-keeps the small global ``MAX_CONTENT_LENGTH``. Uploaded files are spooled
-into ``DATA_DIR/staging``, never the system temporary directory.
+``init_app`` registers the blueprint and the upload spooling: uploaded files
+are spooled into ``DATA_DIR/staging``, never the system temporary
+directory. ``init_limits`` (after :func:`webapp.limits.init_app`) raises
+the body limit of ``POST /api/imports`` to ``IMPORT_MAX_MB`` -- every other
+route keeps ``MAX_BODY_MB``, checked before the CSRF check reads a body --
+and puts the endpoints that read files under the per-client limit of
+expensive work.
 """
 
 from __future__ import annotations
 
 import tempfile
 
-from flask import Request, current_app, request
+from flask import Request, current_app
 
 from webapp.imports import service, views
+from webapp.limits import allow_large_body, limit_expensive
 
-__all__ = ["UPLOAD_PATH", "UploadRequest", "init_app"]
-
-UPLOAD_PATH = "/api/imports"
+__all__ = ["UploadRequest", "init_app", "init_limits"]
 
 
 class UploadRequest(Request):
@@ -27,14 +28,15 @@ class UploadRequest(Request):
         return tempfile.TemporaryFile("wb+", dir=service.staging_root(current_app))
 
 
-def _raise_body_limit():
-    if request.method == "POST" and request.path == UPLOAD_PATH:
-        request.max_content_length = int(float(current_app.config["IMPORT_MAX_MB"]) * 2**20)
-
-
 def init_app(app):
-    """Upload spooling and body limit, staging clean-up at start, the import blueprint."""
+    """Upload spooling, staging clean-up at start, the import blueprint."""
     app.request_class = UploadRequest
-    app.before_request(_raise_body_limit)
     service.clean_staging(app)
     app.register_blueprint(views.bp)
+
+
+def init_limits(app):
+    """Uploads may carry ``IMPORT_MAX_MB``; reading files counts as expensive work (after limits.init_app)."""
+    allow_large_body(app, views.UPLOAD_ENDPOINT, app.config["IMPORT_MAX_MB"])
+    for endpoint in views.RATE_LIMITED_ENDPOINTS:
+        limit_expensive(app, endpoint)

@@ -6,7 +6,8 @@ URL contract (the deployment's nginx relies on it): uploads POST to
 ``/api/imports`` (the only route whose body limit is raised, to
 ``IMPORT_MAX_MB``); the page is ``/import``. Every write needs an account
 (session + CSRF token, or an API token) and only the owner changes a layer.
-Rate limits: :data:`RATE_LIMITED_ENDPOINTS` are the endpoints to limit.
+Rate limits: :data:`RATE_LIMITED_ENDPOINTS` (those that read a file) share the per-client limit of
+expensive work (``RATELIMIT_EXPENSIVE``, :mod:`webapp.limits`); each signed-in call of one counts.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from layers.errors import BadParameter, LayerInvalid
 from webapp.accounts.auth import login_required, require_user
 from webapp.catalog import current_catalog, forget_view
 from webapp.imports import service
+from webapp.workload import count_as_expensive
 
-__all__ = ["RATE_LIMITED_ENDPOINTS", "bp", "record_json"]
+__all__ = ["RATE_LIMITED_ENDPOINTS", "UPLOAD_ENDPOINT", "bp", "record_json"]
 
 bp = Blueprint("imports", __name__)
-# Hook for the rate limiter (flask-limiter, wired at merge): these do the expensive work of an import.
-RATE_LIMITED_ENDPOINTS = ("imports.upload", "imports.commit", "imports.staged")
+UPLOAD_ENDPOINT = "imports.upload"  # the one endpoint whose body may reach IMPORT_MAX_MB
+RATE_LIMITED_ENDPOINTS = (UPLOAD_ENDPOINT, "imports.commit", "imports.staged")  # these read (and map) a file
 
 
 def record_json(record, *, status=200):
@@ -76,6 +78,7 @@ def upload():
     A file that cannot be read at all is refused (422/413) and nothing of it is kept.
     """
     user = require_user()
+    count_as_expensive()
     file = request.files.get("file")
     if file is None or not file.filename:
         raise BadParameter("file", "send the file as multipart/form-data field 'file'")
@@ -95,6 +98,7 @@ def upload():
 def staged(import_id):
     """The preview of a staged import again (``?repair=1``, ``?skip_invalid=1``, ``?layer=`` as for commit)."""
     user = require_user()
+    count_as_expensive()
     item = service.find_staged(current_app, import_id, user)
     return jsonify(_preview_json(item, service.preview(current_app, item, service.options_from(request.args))))
 
@@ -105,6 +109,7 @@ def commit(import_id):
     ``attribution``, ``licence``, ``source_url``, ``geometry_quality``, ``repair``, ``skip_invalid``,
     ``public``, ``replace`` (a layer of yours to give a new version). 201, or 422 listing the problems."""
     user = require_user()
+    count_as_expensive()
     return _save(service.find_staged(current_app, import_id, user), _values())
 
 
