@@ -1,6 +1,8 @@
 """The import flow over HTTP and the CLI: preview, save, replace, versions, roll back, edit, publish, delete
 -- each served at once (no restart, nothing stale) -- accounts and tokens, and failed imports leaving no trace."""
 
+import base64
+import hashlib
 import io
 import json
 import os
@@ -15,6 +17,10 @@ from conftest import PASSWORD, sign_in
 from webapp import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _sha256(text):
+    return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
 
 def _doc(*coords_lists, name="Route"):
@@ -49,9 +55,14 @@ def test_the_import_page_needs_an_account_and_carries_no_inline_script(app, alic
     page = client.get("/import").get_data(as_text=True)
     assert 'data-upload-url="/api/imports"' in page and '<progress id="progress-bar"' in page
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
-    assert scripts == [(' src="/static/js/import.js"', "")]
+    version = app.extensions["static_assets"]["version"]
+    assert scripts == [(f' src="/static/v/{version}/js/import.js"', "")]  # versioned, cached immutably
     assert not re.search(r"\son[a-z]+=", page)  # no inline event handlers
-    assert client.get("/static/js/import.js").status_code == 200
+    script = client.get(f"/static/v/{version}/js/import.js")
+    assert script.status_code == 200 and script.headers["Cache-Control"].endswith("immutable")
+    styles = re.findall(r"<style>(.*?)</style>", page, re.S)  # the page's own inline style is allowed by hash
+    policy = client.get("/import").headers["Content-Security-Policy"]
+    assert styles and all(f"'sha256-{_sha256(s)}'" in policy for s in styles)
 
 
 def test_preview_then_save_then_served_at_once(app, alice):

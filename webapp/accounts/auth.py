@@ -91,10 +91,16 @@ def sign_out():
     g.pop("catalog", None)
 
 
+# files that are the same for everyone: they keep their public, immutable caching for signed-in users too
+_SHARED_ENDPOINTS = ("static", "assets.versioned")
+
+
 def authenticate():
     """Set ``g.user`` / ``g.auth`` from a Bearer token or the session; check CSRF for cookie writes."""
     store = current_app.extensions["store"]
     g.user, g.auth = None, None
+    if request.endpoint in _SHARED_ENDPOINTS:
+        return  # the same file for everyone: no store look-up per asset
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -142,6 +148,8 @@ def login_required(view):
 
 
 def _private_responses(response):
+    if request.endpoint in _SHARED_ENDPOINTS:
+        return response
     response.vary.update(("Cookie", "Authorization"))
     # a signed-in user's answer, or a page bound to a session (its CSRF token), is for that browser only
     if g.get("user") is not None or session or session.modified:
