@@ -4,7 +4,7 @@ attempts count against the per-client limit of expensive work, and every other r
 import io
 
 import pytest
-from conftest import PASSWORD, make_user, sign_in
+from signin import PASSWORD, make_user, sign_in
 
 from webapp import create_app
 from webapp.limits import largest_body_bytes

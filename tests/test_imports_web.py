@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, sign_in
+from signin import PASSWORD, sign_in
 
 from webapp import create_app
 

@@ -10,7 +10,7 @@ import io
 import json
 
 import pytest
-from conftest import sign_in
+from signin import sign_in
 
 from webapp import create_app
 from webapp.accounts.auth import new_token

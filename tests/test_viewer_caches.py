@@ -12,7 +12,7 @@ import json
 import math
 
 import pytest
-from conftest import sign_in
+from signin import sign_in
 
 from webapp import create_app
 
