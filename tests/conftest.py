@@ -18,7 +18,7 @@ import pytest
 # test switches them on (tests/test_limits.py, tests/load/).
 os.environ.setdefault("MAPSVC_RATELIMIT_ENABLED", "false")
 
-from signin import sign_in
+from userflow import sign_in
 
 from webapp import create_app
 

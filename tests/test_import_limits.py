@@ -1,10 +1,8 @@
 """Imports under main's limits: uploads take their larger body (and no more), reading files and password
 attempts count against the per-client limit of expensive work, and every other route keeps the small body."""
 
-import io
-
 import pytest
-from signin import PASSWORD, make_user, sign_in
+from userflow import PASSWORD, make_user, sign_in, upload
 
 from webapp import create_app
 from webapp.limits import largest_body_bytes
@@ -16,9 +14,7 @@ def _csv(rows, width=10):
 
 def _upload(client, csrf, data, name="points.csv", **fields):
     # each test's requests come from their own address: the limit counts per client (sign-ins from 127.0.0.1)
-    return client.post("/api/imports", data={"file": (io.BytesIO(data), name), **fields},
-                       headers={"X-CSRFToken": csrf}, content_type="multipart/form-data",
-                       environ_overrides={"REMOTE_ADDR": "198.51.100.1"})
+    return upload(client, csrf, data, name, environ={"REMOTE_ADDR": "198.51.100.1"}, **fields)
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +49,12 @@ def test_imports_count_as_expensive_work_and_past_the_limit_are_429(limited):
     client, csrf, user = sign_in(limited, "uploader")
     address = {"REMOTE_ADDR": "198.51.100.7"}
     small = _csv(3)
-    r = client.post("/api/imports", data={"file": (io.BytesIO(small), "a.csv")}, headers={"X-CSRFToken": csrf},
-                    content_type="multipart/form-data", environ_overrides=address)
+    r = upload(client, csrf, small, "a.csv", environ=address)
     assert r.status_code == 200, r.get_json()
     import_id = r.get_json()["import_id"]
     # a preview again and a refused file count too: reading a file is the expensive part
     assert client.get(f"/api/imports/{import_id}", environ_overrides=address).status_code == 200
-    bad = client.post("/api/imports", data={"file": (io.BytesIO(b"\x00\x01 not a layer"), "b.geojson")},
-                      headers={"X-CSRFToken": csrf}, content_type="multipart/form-data", environ_overrides=address)
+    bad = upload(client, csrf, b"\x00\x01 not a layer", "b.geojson", environ=address)
     assert bad.status_code == 422
     refused = client.post(f"/api/imports/{import_id}/commit", json={"layer_id": "fourth"},
                           headers={"X-CSRFToken": csrf}, environ_overrides=address)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from signin import PASSWORD, sign_in
+from userflow import PASSWORD, sign_in
 
 from webapp import create_app
 

@@ -10,7 +10,7 @@ import io
 import json
 
 import pytest
-from signin import sign_in
+from userflow import line_layer, sign_in, upload
 
 from webapp import create_app
 from webapp.accounts.auth import new_token
@@ -22,12 +22,8 @@ IDENTITIES = ("anonymous", "owner", "other", "token")
 
 
 def _upload(client, csrf, layer_id, *, public):
-    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
-        "id": FEATURE, "name": "Public rail" if public else "Secret rail", "kind": "rail", "status": "proposed"},
-        "geometry": {"type": "LineString", "coordinates": [[x, y + 5 * public] for x, y in PRIVATE_LINE]}}]}
-    r = client.post("/api/imports", data={"file": (io.BytesIO(json.dumps(doc).encode()), f"{layer_id}.geojson"),
-                                          "commit": "1", "layer_id": layer_id, "public": "1" if public else ""},
-                    headers={"X-CSRFToken": csrf}, content_type="multipart/form-data")
+    doc = line_layer(FEATURE, "Public rail" if public else "Secret rail", [[x, y + 5 * public] for x, y in PRIVATE_LINE])
+    r = upload(client, csrf, doc, f"{layer_id}.geojson", commit="1", layer_id=layer_id, public="1" if public else "")
     assert r.status_code == 201, r.get_json()
 
 

@@ -7,12 +7,10 @@ Then the owner replaces the layer, publishes it and deletes it: every answer fol
 ETag never gets a 304 for new content.
 """
 
-import io
-import json
 import math
 
 import pytest
-from signin import sign_in
+from userflow import line_layer, sign_in, upload
 
 from webapp import create_app
 
@@ -47,16 +45,9 @@ URLS = {  # what each one reads through
 LISTINGS = {"page cache, overview", "search"}  # answer everyone; the layer is simply not in them
 
 
-def _doc(name, shift):
-    return json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
-        "id": FEATURE, "name": name, "kind": "rail", "status": "proposed"},
-        "geometry": {"type": "LineString", "coordinates": [[x, y + shift] for x, y in LINE]}}]}).encode()
-
-
 def _save(client, csrf, name, shift, **fields):
-    r = client.post("/api/imports", data={"file": (io.BytesIO(_doc(name, shift)), f"{LAYER}.geojson"),
-                                          "commit": "1", "layer_id": LAYER, **fields},
-                    headers={"X-CSRFToken": csrf}, content_type="multipart/form-data")
+    doc = line_layer(FEATURE, name, [[x, y + shift] for x, y in LINE])
+    r = upload(client, csrf, doc, f"{LAYER}.geojson", commit="1", layer_id=LAYER, **fields)
     assert r.status_code == 201, r.get_json()
 
 
