@@ -9,6 +9,7 @@ layer is never served stale and an unchanged one is never recomputed.
 """
 
 import json
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -21,12 +22,20 @@ import shapely
 
 from layers.errors import FeatureNotFound, LayerInvalid, LayerNotFound
 from layers.integrity import check_integrity
-from layers.schema import LAYER_ID_RE, REGION_BBOX, first_non_finite, validate_features, validate_metadata
+from layers.schema import (
+    LAYER_ID_RE,
+    REGION_BBOX,
+    finite_only,
+    first_non_finite,
+    validate_features,
+    validate_metadata,
+)
 
 __all__ = ["DATA_DIR", "BUILTIN_LAYERS_DIR", "BUILTIN_VERSION", "Catalog", "Layer", "Memo", "file_version",
            "geometry_from_geojson", "json_depth", "layer_from_document", "make_layer", "parse_json",
            "read_layer_file"]
 
+log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 BUILTIN_LAYERS_DIR = DATA_DIR / "layers"
 BUILTIN_VERSION = "builtin"
@@ -199,6 +208,11 @@ def layer_from_document(doc, path, *, region=REGION_BBOX, builtin=True, **fields
             fid = p.get("id") if isinstance(p, dict) and isinstance(p.get("id"), str) else f"#{i + 1}"
             raise LayerInvalid(path, fid, f"properties nested deeper than {MAX_JSON_DEPTH} levels")
     check_integrity(meta, features, path)
+    if not builtin:  # as user imports do: a NaN figure is "no value", not a reason to refuse the layer
+        counter = [0]
+        props = [finite_only(p, counter) for p in props]
+        if counter[0]:
+            log.warning("%s: %d property values were NaN or Infinity and are stored as null", path, counter[0])
     geoms = np.array([_parse_geometry(f, path) for f in features], dtype=object)
     validate_features(props, geoms, path, region=region, require_dates=builtin)
     fields.setdefault("path", Path(path))

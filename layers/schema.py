@@ -25,6 +25,7 @@ __all__ = [
     "LAYER_ID_RE",
     "Problem",
     "feature_problems",
+    "finite_only",
     "first_non_finite",
     "APPROXIMATE_SEGMENT_KM",
     "DATE_RE",
@@ -123,6 +124,22 @@ def first_non_finite(value):
             elif isinstance(v, (list, tuple, dict)):
                 stack.append(v)
     return None
+
+
+def finite_only(value, counter):
+    """``value`` with NaN/Infinity numbers replaced by None (counted); untouched values are not copied."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        counter[0] += 1
+        return None
+    if isinstance(value, dict):
+        if not any(isinstance(v, (float, list, dict)) for v in value.values()):
+            return value
+        return {k: finite_only(v, counter) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_only(v, counter) for v in value]
+    return value
 
 
 def date_bounds(text):

@@ -66,7 +66,9 @@ def _documented_paths(app):
         if not rule.rule.startswith(("/api/", "/ogcapi")) or rule.endpoint == "static":
             continue
         text = rule.rule.rstrip("/") or rule.rule
-        names = [text.replace("<layer_id>", lid) for lid in ids] if text in PER_LAYER else [
+        # reads are documented per layer (each with its own properties); writes once, under the template
+        reads = "GET" in rule.methods
+        names = [text.replace("<layer_id>", lid) for lid in ids] if text in PER_LAYER and reads else [
             re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", text)]
         for name in names:
             paths.setdefault(name, set()).update(set(rule.methods) - {"HEAD", "OPTIONS"})

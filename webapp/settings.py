@@ -133,8 +133,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("API_CACHE_MB", 64, "Memory budget in megabytes for serialised filtered or paged GeoJSON responses "
             "kept for repeat requests (least recently used dropped first; 0 disables).", _non_negative_float),
     Setting("PAGE_CACHE_MB", 32, "Memory budget in megabytes for whole rendered HTML pages (maps, embeds) kept per "
-            "host, full URL, signed-in user and visible layer versions with their ETag, so a repeat or a revalidation (304) renders nothing "
-            "(0 disables).", _non_negative_float),
+            "host, full URL, signed-in user and visible layer versions with their ETag, so a repeat or a "
+            "revalidation (304) renders nothing (0 disables).", _non_negative_float),
     Setting("CACHE_MAX_AGE", 300, "Cache-Control max-age in seconds for API and page responses.", _positive_int),
     Setting("GZIP_MIN_BYTES", 1024, "Responses at least this large are gzip-compressed when the client accepts "
             "gzip (0 disables compression).", _positive_int),

@@ -13,7 +13,6 @@ position or id) and what is wrong; invalid geometry can be repaired with
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -49,6 +48,7 @@ from layers.schema import (
     STATUSES,
     Problem,
     feature_problems,
+    finite_only,
 )
 
 __all__ = ["Candidate", "ImportOptions", "infer_candidate", "layer_title", "match_kind", "match_status"]
@@ -114,22 +114,6 @@ class Candidate:
 
 _TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
                6: "MultiPolygon", 7: "GeometryCollection"}
-
-
-def _finite_only(value, counter):
-    """``value`` with NaN/Infinity numbers replaced by None (counted); untouched values are not copied."""
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        counter[0] += 1
-        return None
-    if isinstance(value, dict):
-        if not any(isinstance(v, (float, list, dict)) for v in value.values()):
-            return value
-        return {k: _finite_only(v, counter) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite_only(v, counter) for v in value]
-    return value
 
 
 def _to_wgs84(raw):
@@ -329,7 +313,7 @@ def infer_candidate(raw, filename, options=None):
     props, needs = [], []
     points = (shapely.get_type_id(geoms) == 0).tolist() if len(geoms) else []
     for i, (p, is_point) in enumerate(zip(raw.properties, points)):
-        mapped, no_countries = mapper.feature(_finite_only(p, counter), is_point, i)
+        mapped, no_countries = mapper.feature(finite_only(p, counter), is_point, i)
         props.append(mapped)
         if no_countries:
             needs.append(i)

@@ -118,7 +118,9 @@ def authenticate():
             g.user, g.auth = user, "session"
     # Every browser write is CSRF-checked (sign-in and sign-up forms too); an API call with neither a
     # cookie nor a token has no credential to abuse and gets its 401 from the view.
-    if request.method not in _SAFE and (session or not request.path.startswith("/api/")):
+    # (a request no view will answer -- 404, 405 -- gets that answer: there is nothing to protect)
+    if request.method not in _SAFE and request.routing_exception is None and (
+            session or not request.path.startswith("/api/")):
         csrf.protect()
 
 
