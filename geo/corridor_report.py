@@ -82,7 +82,7 @@ def _candidates(catalog, layer_id, csv_path):
         return catalog.layer(layer_id).gdf, layer_tree(catalog, layer_id)
     gdf = places_gdf(catalog, csv_path=csv_path)
     key = ("geo.corridor.strtree", layer_id, str(csv_path))
-    return gdf, catalog.memo(key, lambda: shapely.STRtree(as_geometry_array(gdf)))
+    return gdf, catalog.memo(key, lambda: shapely.STRtree(as_geometry_array(gdf)), layers=())
 
 
 def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None, max_piece_km=MAX_PIECE_KM,

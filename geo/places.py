@@ -93,7 +93,7 @@ def gazetteer(catalog, *, csv_path=GAZETTEER_CSV):
         gaz["key"] = gaz["name"].map(normalise_name)
         return gaz
 
-    return catalog.memo(("geo.places.gazetteer", str(csv_path)), load)
+    return catalog.memo(("geo.places.gazetteer", str(csv_path)), load, layers=())  # a file, not a layer
 
 
 def places_gdf(catalog, *, csv_path=GAZETTEER_CSV):
@@ -114,7 +114,7 @@ def places_gdf(catalog, *, csv_path=GAZETTEER_CSV):
             "admin1": gaz["admin1"].to_numpy(dtype=object),
         }, geometry=shapely.points(gaz["lon"].to_numpy(), gaz["lat"].to_numpy()), crs="EPSG:4326")
 
-    return catalog.memo(("geo.places.gdf", str(csv_path)), build)
+    return catalog.memo(("geo.places.gdf", str(csv_path)), build, layers=())
 
 
 def _split_qualifiers(text):

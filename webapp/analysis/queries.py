@@ -251,7 +251,7 @@ def corridor_result(catalog, q):
         doc["attribution"] = _attributions(catalog, [q.layer, *q.with_layers, BASEMAP_LAYER])
         return _result(doc)
 
-    return _cached(("corridor", q), compute)
+    return _cached(("corridor", q, catalog.fingerprint((q.layer, *q.with_layers))), compute)
 
 
 def _place_attribution(catalog, place):
@@ -270,7 +270,7 @@ def route_result(catalog, q):
             _attributions(catalog, used) + _place_attribution(catalog, q.start) + _place_attribution(catalog, q.end)))
         return _result(doc)
 
-    return _cached(("route", q), compute)
+    return _cached(("route", q, catalog.fingerprint()), compute)  # the network is every visible line layer
 
 
 def overlap_result(catalog, args):
@@ -284,7 +284,7 @@ def overlap_result(catalog, args):
         doc["attribution"] = _attributions(catalog, [a_layer, b_layer])
         return _result(doc)
 
-    return _cached(("overlap", a_layer, a_fid, b_layer, b_fid, width), compute)
+    return _cached(("overlap", a_layer, a_fid, b_layer, b_fid, width, catalog.fingerprint((a_layer, b_layer))), compute)
 
 
 def nearest_result(catalog, q):
@@ -296,4 +296,4 @@ def nearest_result(catalog, q):
         doc["attribution"] = _attributions(catalog, [q.layer]) + _place_attribution(catalog, q.place)
         return _result(doc)
 
-    return _cached(("nearest", q), compute)
+    return _cached(("nearest", q, catalog.fingerprint()), compute)

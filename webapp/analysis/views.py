@@ -121,13 +121,15 @@ def _drawable(doc):
 
 def _corridor_parts(catalog, q, basemap, *, self_contained=False):
     doc = _drawable(corridor_result(catalog, q).doc)
-    return current_app.extensions[_MAPS].get(("corridor", q, basemap, self_contained), lambda: corridor_map(
+    key = ("corridor", q, basemap, self_contained, catalog.fingerprint((q.layer, *q.with_layers)))
+    return current_app.extensions[_MAPS].get(key, lambda: corridor_map(
         catalog, doc, _map_options(self_contained), basemap=basemap, searched=q.with_layers))
 
 
 def _route_parts(catalog, q, basemap, *, self_contained=False):
     result = route_result(catalog, q)
-    return current_app.extensions[_MAPS].get(("route", q, basemap, self_contained), lambda: route_map(
+    key = ("route", q, basemap, self_contained, catalog.fingerprint())
+    return current_app.extensions[_MAPS].get(key, lambda: route_map(
         catalog, result.doc, _map_options(self_contained), basemap=basemap))
 
 
@@ -164,7 +166,8 @@ def _download(body, mimetype, name):
 def _result_download(result, fmt, stem, key):
     """A corridor or route result in a data format: GeoJSON as the API serves it, the rest via pyogrio/pyarrow."""
     frame = gpd.GeoDataFrame.from_features(result.doc["features"], crs="EPSG:4326")
-    return frame_download(frame, fmt, stem, geojson=result.body, key=("analysis", key, fmt.name))
+    # the result's content hash in the key: a result computed from other layer versions is another download
+    return frame_download(frame, fmt, stem, geojson=result.body, key=("analysis", key, result.etag, fmt.name))
 
 
 def _figure(kind, catalog, q, stem):

@@ -20,6 +20,7 @@ from geo.simplify import FULL_BAND
 from layers.index import MAX_LIMIT, MAX_OFFSET
 from layers.schema import FEATURE_ID_RE, GEOMETRY_QUALITIES, KINDS, STATUSES
 from webapp.api.views import layer_filterable
+from webapp.imports.openapi import SECURITY_SCHEMES, write_operations
 from webapp.maps.builder import current_catalog
 
 __all__ = ["OPENAPI_MEDIA", "OPENAPI_VERSION", "bp", "errors", "filter_parameters", "json_content",
@@ -342,6 +343,9 @@ def openapi_document(app, catalog, *, ogc_root=None):
             if ogc_root:
                 path = path[len(MOUNT):] or "/"
             paths[path] = {"get": {"tags": [tag], **operation}}
+    for endpoint, path, method, operation in () if ogc_root else write_operations():  # imports, accounts, status
+        if endpoint in endpoints:
+            paths.setdefault(path, {})[method] = {"tags": [path.split("/")[2]], **operation}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -355,7 +359,7 @@ def openapi_document(app, catalog, *, ogc_root=None):
         },
         **({"servers": [{"url": ogc_root, "description": "the OGC API"}]} if ogc_root else {}),
         "paths": paths,
-        "components": {"schemas": _schemas()},
+        "components": {"schemas": _schemas(), "securitySchemes": SECURITY_SCHEMES},
     }
 
 

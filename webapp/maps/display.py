@@ -94,7 +94,7 @@ def country_names(catalog):
         gdf = catalog.layer(BASEMAP_LAYER).gdf
         return dict(zip(gdf["id"], gdf["name"]))
 
-    return catalog.memo(("webapp.country-names",), compute)
+    return catalog.memo(("webapp.country-names",), compute, layers=(BASEMAP_LAYER,))
 
 
 def _text(value):
@@ -338,4 +338,4 @@ def basemap_countries_js(catalog, band):
                  for name, (x, y) in zip(gdf["name"], labels)]
         return _script_json(_feature_collection(shapely.to_geojson(shown), props))
 
-    return catalog.memo(("webapp.basemap", band), compute)
+    return catalog.memo(("webapp.basemap", band), compute, layers=(BASEMAP_LAYER,))
