@@ -22,7 +22,7 @@ from pyproj import Transformer
 from geo.corridor import aeqd_crs
 from geo.geodesic import GEOD, distance_km
 
-__all__ = ["MapPlane", "nice_km"]
+__all__ = ["MapPlane", "box_edge_lonlat", "nice_km"]
 
 _NICE_STEPS = (1.0, 2.0, 5.0)  # halves stay round too: 0.5, 1, 2.5
 
@@ -38,6 +38,17 @@ def nice_km(limit_km):
     power = 10.0 ** math.floor(math.log10(limit_km))
     return max(step * power for step in _NICE_STEPS if step * power <= limit_km * (1 + 1e-12))
 
+
+
+def box_edge_lonlat(bounds, *, steps=65):
+    """Lon and lat arrays (degrees) walking the edges of the box ``bounds`` anticlockwise, ``steps`` per edge."""
+    lon0, lat0, lon1, lat1 = bounds
+    t = np.linspace(0.0, 1.0, steps)
+    lon = np.concatenate([lon0 + (lon1 - lon0) * t, np.full(steps, lon1), lon1 - (lon1 - lon0) * t,
+                          np.full(steps, lon0)])
+    lat = np.concatenate([np.full(steps, lat0), lat0 + (lat1 - lat0) * t, np.full(steps, lat1),
+                          lat1 - (lat1 - lat0) * t])
+    return lon, lat
 
 class MapPlane:
     """The azimuthal-equidistant plane centred on (``lon0``, ``lat0``) degrees, in metres."""
@@ -76,13 +87,7 @@ class MapPlane:
     def bounds_xy(self, bounds, *, steps=65):
         """Plane bounds (minx, miny, maxx, maxy) of a lon/lat box, its edges sampled (they curve in the plane;
         an odd count keeps each edge's middle, where a parallel bulges furthest)."""
-        lon0, lat0, lon1, lat1 = bounds
-        t = np.linspace(0.0, 1.0, steps)
-        lon = np.concatenate([lon0 + (lon1 - lon0) * t, np.full(steps, lon1), lon1 - (lon1 - lon0) * t,
-                              np.full(steps, lon0)])
-        lat = np.concatenate([np.full(steps, lat0), lat0 + (lat1 - lat0) * t, np.full(steps, lat1),
-                              lat1 - (lat1 - lat0) * t])
-        x, y = self.forward(lon, lat)
+        x, y = self.forward(*box_edge_lonlat(bounds, steps=steps))
         return float(x.min()), float(y.min()), float(x.max()), float(y.max())
 
     def ground_km(self, x0, y0, x1, y1):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from geo.mapframe import MapPlane
+from geo.mapframe import MapPlane, box_edge_lonlat
 from geo.simplify import FULL_BAND, band_zoom, cached_display, tolerance_degrees
 from layers.schema import REGION_BBOX
 from layers.styles import HALO_QUALITIES, QUALITY_STYLE, STATUS_STYLE, layer_colour
@@ -169,13 +169,7 @@ def _fill(ax, geoms, *, facecolor, zorder, alpha=1.0, edgecolor="none", linewidt
 
 def region_outline(plane, bounds=REGION_BBOX, steps=64):
     """The lon/lat box ``bounds`` as a polygon in the plane (its edges sampled: they curve there)."""
-    lon0, lat0, lon1, lat1 = bounds
-    t = np.linspace(0, 1, steps)
-    lon = np.concatenate([lon0 + (lon1 - lon0) * t, np.full(steps, lon1), lon1 - (lon1 - lon0) * t,
-                          np.full(steps, lon0)])
-    lat = np.concatenate([np.full(steps, lat0), lat0 + (lat1 - lat0) * t, np.full(steps, lat1),
-                          lat1 - (lat1 - lat0) * t])
-    x, y = plane.forward(lon, lat)
+    x, y = plane.forward(*box_edge_lonlat(bounds, steps=steps))
     return shapely.Polygon(np.column_stack([x, y]))
 
 
