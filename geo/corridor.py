@@ -48,6 +48,7 @@ __all__ = [
     "geodesic_area_km2",
     "nearest_on_route",
     "within_corridor",
+    "candidate_margin_degrees",
 ]
 
 PLACES = "places"  # the gazetteer, usable wherever a layer id is
@@ -165,7 +166,7 @@ def build_corridor(route, width_km, *, max_piece_km=MAX_PIECE_KM):
                     dense, LineIndex.of(dense))
 
 
-def _margin_degrees(corridor):
+def candidate_margin_degrees(corridor):
     """Planar lon/lat distance that surely covers ``CANDIDATE_MARGIN`` of the width, at the band's latitudes."""
     km = corridor.width_km * CANDIDATE_MARGIN + 0.01
     lat = min(max(abs(corridor.polygon.bounds[1]), abs(corridor.polygon.bounds[3])), 89.0)
@@ -258,7 +259,7 @@ def nearest_on_route(corridor, geoms):
     return pd.DataFrame(best, columns=names)
 
 
-def within_corridor(corridor, gdf, *, layer_id=None, exclude_id=None, tree=None):
+def within_corridor(corridor, gdf, *, layer_id=None, exclude_id=None, tree=None, source_rows=False):
     """Features of ``gdf`` within the corridor, with distance, chainage and the part inside.
 
     Candidates are picked with an STRtree (``tree``, built over ``gdf``'s
@@ -267,11 +268,14 @@ def within_corridor(corridor, gdf, *, layer_id=None, exclude_id=None, tree=None)
     GeoDataFrame (EPSG:4326) with ``layer, id, name, kind, status,
     countries, distance_km, chainage_km, inside_length_km`` (lines: km
     inside the band), ``inside_area_km2`` (polygons: km² inside the band)
-    and the geometry clipped to the corridor, sorted by chainage.
+    and the geometry clipped to the corridor, sorted by chainage (then
+    distance, then the row's place in ``gdf``). ``source_rows=True`` adds
+    ``source_row``: that place (0-based), for callers working on parts of a
+    layer (:mod:`geo.parallel`).
     """
     geoms = as_geometry_array(gdf)
     tree = tree if tree is not None else shapely.STRtree(geoms)
-    idx = np.sort(tree.query(corridor.polygon, predicate="dwithin", distance=_margin_degrees(corridor)))
+    idx = np.sort(tree.query(corridor.polygon, predicate="dwithin", distance=candidate_margin_degrees(corridor)))
     if exclude_id is not None and len(idx):
         idx = idx[np.asarray(gdf["id"], dtype=object)[idx] != exclude_id]
     measured = nearest_on_route(corridor, geoms[idx])
@@ -299,4 +303,6 @@ def within_corridor(corridor, gdf, *, layer_id=None, exclude_id=None, tree=None)
         "chainage_km": measured["chainage_km"].round(3).to_numpy(),
         "inside_length_km": np.round(inside_km, 3), "inside_area_km2": np.round(inside_km2, 1),
     }, geometry=clipped, crs="EPSG:4326")
+    if source_rows:
+        out["source_row"] = idx
     return out.sort_values(["chainage_km", "distance_km"], kind="stable").reset_index(drop=True)

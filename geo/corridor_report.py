@@ -86,14 +86,15 @@ def _candidates(catalog, layer_id, csv_path):
 
 
 def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None, max_piece_km=MAX_PIECE_KM,
-                    csv_path=GAZETTEER_CSV):
+                    csv_path=GAZETTEER_CSV, engine=None):
     """The corridor of one catalogue feature and everything within it.
 
     Returns ``{"layer", "feature", "name", "corridor": Corridor, "features":
     GeoDataFrame (see :func:`within_corridor`), "summary": dict}``.
     ``with_layers``: layer ids and/or 'places' (default: places, ports,
-    energy_projects where present). Raises LayerNotFound, FeatureNotFound or
-    BadParameter.
+    energy_projects where present); ``engine`` (:mod:`geo.parallel`) finds
+    the features within (None: this process). Raises LayerNotFound,
+    FeatureNotFound or BadParameter.
     """
     width = bounded_km(width_km, "width_km", high=MAX_WIDTH_KM)
     layers = parse_layer_list(catalog, with_layers)
@@ -103,8 +104,8 @@ def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None
     for lid in layers:
         checkpoint()  # a request's time budget, or its client gone (geo.budget)
         gdf, tree = _candidates(catalog, lid, csv_path)
-        found.append(within_corridor(corridor, gdf, layer_id=lid, tree=tree,
-                                     exclude_id=feature_id if lid == layer_id else None))
+        within = within_corridor if engine is None else engine.within_corridor
+        found.append(within(corridor, gdf, layer_id=lid, tree=tree, exclude_id=feature_id if lid == layer_id else None))
     features = (pd.concat(found, ignore_index=True) if found else within_corridor(corridor, gpd.GeoDataFrame(
         {"id": []}, geometry=[], crs="EPSG:4326")))
     features = gpd.GeoDataFrame(features, geometry="geometry", crs="EPSG:4326")

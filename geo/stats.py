@@ -194,11 +194,16 @@ def records(stats):
     return [{k: _clean(v) for k, v in row.items()} for row in stats.to_dict(orient="records")]
 
 
-def layer_stats(catalog, layer_id):
-    """Stats table of one catalogue layer, computed once and memoised in the catalogue."""
+def layer_stats(catalog, layer_id, *, engine=None):
+    """Stats table of one catalogue layer, computed once and memoised in the catalogue.
+
+    ``engine`` (:mod:`geo.parallel`: local or Dask) computes it; None: this
+    process. Every engine gives the same table, so the memo is shared.
+    """
 
     def compute():
-        return feature_stats(catalog.layer(layer_id).gdf, boundaries_for(catalog))
+        gdf, boundaries = catalog.layer(layer_id).gdf, boundaries_for(catalog)
+        return feature_stats(gdf, boundaries) if engine is None else engine.feature_stats(gdf, boundaries)
 
     return catalog.memo(("stats", layer_id), compute)
 

@@ -7,7 +7,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp import accounts, catalog, cors, errors, hosts, imports, jsonout, limits, ogc, security, status, workload
+from webapp import (
+    accounts,
+    analytics,
+    catalog,
+    cors,
+    errors,
+    hosts,
+    imports,
+    jsonout,
+    limits,
+    ogc,
+    security,
+    status,
+    workload,
+)
 from webapp.analysis import views as analysis_views
 from webapp.api import httpcache, openapi
 from webapp.api import search as api_search
@@ -31,6 +45,7 @@ def create_app(config=None):
     app.config.from_mapping(load_settings(config))
     jsonout.init_app(app)
     workload.init_app(app)
+    analytics.init_app(app)
     catalog.init_app(app)  # first: it sets the secret key, and every later part reads the catalogue
     static.init_app(app)  # before the map builder: map options point at versioned static URLs
     builder.init_app(app)

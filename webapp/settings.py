@@ -62,6 +62,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _engine(text: str) -> str:
+    value = text.strip().lower()
+    if value not in {"local", "dask"}:
+        raise ValueError(f"{text!r} is not an analytics engine (use local or dask)")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: its name, default value, help text and how to parse it from text."""
@@ -154,6 +161,17 @@ SETTINGS: tuple[Setting, ...] = (
             "request or CLI export; a larger one is refused with a 400 naming the limit before anything is drawn. "
             "The default admits A3 at 600 dpi (69.6 million); each million pixels costs about 4 MB while drawing.",
             _positive_int),
+    Setting("ANALYTICS_ENGINE", "local", "What computes a layer's per-feature statistics and a corridor's members: "
+            "'local' (this process) or 'dask' (dask-geopandas partitions on a dask.distributed cluster: "
+            "DASK_SCHEDULER, else a LocalCluster of DASK_WORKERS processes started on first use). Both give the "
+            "same figures.", _engine),
+    Setting("DASK_SCHEDULER", "", "With ANALYTICS_ENGINE=dask: address of a running scheduler "
+            "(tcp://host:8786), shared by every server process; its workers must import this project "
+            "(start them with PYTHONPATH set to it). Empty: each server process starts its own LocalCluster."),
+    Setting("DASK_WORKERS", 2, "With ANALYTICS_ENGINE=dask and no DASK_SCHEDULER: worker processes (one thread "
+            "each) of the LocalCluster.", _at_least_one),
+    Setting("DASK_MIN_FEATURES", 20_000, "With ANALYTICS_ENGINE=dask: layers of fewer features are measured in the "
+            "server process (shipping them to a worker costs more than measuring them).", _positive_int),
     Setting("HEAVY_CONCURRENCY", 1, "Expensive computations (a corridor, route, overlap or nearest result, a map's "
             "first rendering, an export, a layer's first statistics) run at most this many at once per server "
             "process (gunicorn: per worker; 2 workers x 1 fill 2 cores).", _at_least_one),

@@ -22,7 +22,6 @@ from flask import current_app
 from geo.corridor import MAX_WIDTH_KM, PLACES, bounded_km
 from geo.corridor_report import (
     corridor_geojson,
-    corridor_report,
     overlap_report,
     parse_feature_ref,
     parse_layer_list,
@@ -33,6 +32,7 @@ from geo.routing import nearest, parse_modes, shortest_path
 from layers.errors import BadParameter, NoPath
 from layers.index import capped_limit
 from webapp.analysis.maps import PLACES_ATTRIBUTION
+from webapp.analytics import corridor_report
 from webapp.api.views import _json_body
 from webapp.maps.builder import MapCache
 from webapp.maps.display import BASEMAP_LAYER

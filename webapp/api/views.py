@@ -23,10 +23,11 @@ import shapely
 from flask import Blueprint, Response, current_app, request, url_for
 
 from geo.simplify import FULL_BAND
-from geo.stats import format_stats, layer_stats
+from geo.stats import format_stats
 from layers.errors import BadParameter
 from layers.index import bbox_positions, capped_limit, page, parse_bbox
 from layers.schema import GEOMETRY_QUALITIES, ISO3_RE, KINDS, STATUSES
+from webapp.analytics import layer_stats
 from webapp.api.httpcache import BodyCache, derived_etag, not_modified
 from webapp.jsonout import dumps, dumps_bytes
 from webapp.maps.builder import current_catalog, embeds_popups

@@ -14,8 +14,9 @@ import json
 import pandas as pd
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from geo.stats import format_stats, layer_stats, markdown_text
+from geo.stats import format_stats, markdown_text
 from layers.errors import BadParameter
+from webapp.analytics import layer_stats
 from webapp.export.figures import layers_figure
 from webapp.export.figures_page import FIGURE_FORMATS, configure_matplotlib, figure_page
 from webapp.hosts import external_url

@@ -23,9 +23,10 @@ from markupsafe import Markup
 
 from geo.pixels import tolerance_degrees
 from geo.simplify import FULL_BAND, band_zoom, cached_display
-from geo.stats import layer_stats, layer_summary, records
+from geo.stats import layer_summary, records
 from layers.schema import PROPERTIES, REGION_BBOX, latest_status
 from layers.styles import HALO_QUALITIES, QUALITY_STYLE, layer_colour, line_style
+from webapp.analytics import layer_stats
 from webapp.jsonout import dumps
 from webapp.workload import heavy
 
