@@ -1,8 +1,8 @@
 """``python -m geo``: route statistics and corridor analytics from the command line.
 
-    python -m geo stats tapi --format table|csv|json|md
+    python -m geo stats tapi --format table|csv|json|md [--dask [--workers 2] | --scheduler tcp://host:8786]
     python -m geo layers
-    python -m geo corridor tapi tapi_trunk --width-km 50 --with places,ports --format table|json|geojson|csv
+    python -m geo corridor tapi tapi_trunk --width-km 50 --with places,ports --format table|json|geojson|csv [--dask]
     python -m geo overlap tapi:tapi_trunk pakistan_gas_grid:<fid> --width-km 25
     python -m geo route Kashgar Gwadar --modes road --snap-km 5 --format table|json|geojson|csv
     python -m geo nearest --lat 25.12 --lon 62.33 --layer ports
@@ -27,8 +27,17 @@ def _cmd_layers(catalog, args):
         print(f"{layer.id:24s} {len(layer.gdf):5d}  {layer.title}")
 
 
+def _engine(args):
+    """The Dask engine ``--dask``/``--scheduler`` ask for (every layer on the cluster), or None (this process)."""
+    if not (args.dask or args.scheduler):
+        return None
+    from geo.parallel import DaskEngine
+
+    return DaskEngine(scheduler=args.scheduler, workers=args.workers)
+
+
 def _cmd_stats(catalog, args):
-    stats = layer_stats(catalog, args.layer_id)
+    stats = layer_stats(catalog, args.layer_id, engine=args.engine)
     print(format_stats(stats, args.format))
 
 
@@ -37,7 +46,8 @@ def _dump(obj):
 
 
 def _cmd_corridor(catalog, args):
-    report = corridor_report(catalog, args.layer_id, args.feature_id, args.width_km, with_layers=args.with_layers)
+    report = corridor_report(catalog, args.layer_id, args.feature_id, args.width_km, with_layers=args.with_layers,
+                             engine=args.engine)
     if args.format == "geojson":
         print(_dump(corridor_geojson(report)))
         return
@@ -156,6 +166,14 @@ def _network_options(parser, modes_default):
     parser.add_argument("--attach-km", default="25", help="attach places to the network within this many km")
 
 
+def _engine_options(parser):
+    parser.add_argument("--dask", action="store_true",
+                        help="compute on dask-geopandas partitions on a local dask.distributed cluster")
+    parser.add_argument("--workers", type=int, default=2, help="with --dask: worker processes (default 2)")
+    parser.add_argument("--scheduler", metavar="ADDR",
+                        help="compute on the dask.distributed scheduler at ADDR (tcp://host:8786) instead")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m geo", description="Geodesic route statistics and corridor analytics."
@@ -166,6 +184,7 @@ def build_parser():
     stats = sub.add_parser("stats", help="per-feature route statistics of one layer")
     stats.add_argument("layer_id")
     stats.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
+    _engine_options(stats)
     stats.set_defaults(func=_cmd_stats)
     corridor = sub.add_parser("corridor", help="what lies within width_km of a route")
     corridor.add_argument("layer_id")
@@ -174,6 +193,7 @@ def build_parser():
     corridor.add_argument("--with", dest="with_layers", default=None,
                           help="comma-separated layer ids and/or 'places' (default: places,ports,energy_projects)")
     corridor.add_argument("--format", choices=["table", "json", "geojson", "csv"], default="table")
+    _engine_options(corridor)
     corridor.set_defaults(func=_cmd_corridor)
     over = sub.add_parser("overlap", help="shared length and crossings of two routes (layer:fid each)")
     over.add_argument("a")
@@ -201,12 +221,16 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.engine = _engine(args) if hasattr(args, "dask") else None
     try:
         catalog = Catalog.from_dirs(BUILTIN_LAYERS_DIR, args.layers_dir)
         args.func(catalog, args)
     except MapError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if args.engine is not None:
+            args.engine.close()
     return 0
 
 

@@ -1,0 +1,212 @@
+"""The Dask engine (geo.parallel) gives the single-process figures exactly: 1 and 2 workers, and by address.
+
+Built-in layers and a synthetic layer of a few thousand lines, points and
+polygons across the region's borders; each compared with
+:func:`geo.stats.feature_stats` / :func:`geo.corridor.within_corridor` as
+floats (``assert_frame_equal``, exact) and as the rounded JSON/CSV output.
+Partitions are kept small so that every layer is cut into several.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+
+from geo.corridor import build_corridor, within_corridor
+from geo.corridor_report import corridor_report, corridor_summary
+from geo.countries import boundaries_for
+from geo.parallel import DaskEngine, LocalEngine, engine_from_settings, hilbert_order
+from geo.stats import feature_stats, format_stats, layer_summary
+from layers.errors import BadParameter
+from webapp import create_app
+from webapp.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def synthetic_layer(n=3000, seed=7):
+    """``n`` features over 60-78°E, 23-40°N: lines of 2-5 vertices up to ~3° long (many cross borders),
+    a few two-part lines, points and small polygons; some with a reported length."""
+    rng = np.random.default_rng(seed)
+    geoms, kinds = [], []
+    for i in range(n):
+        x, y = rng.uniform(60, 78), rng.uniform(23, 40)
+        r = i % 10
+        if r == 8:
+            geoms.append(shapely.Point(x, y))
+            kinds.append("port")
+        elif r == 9:
+            geoms.append(shapely.Point(x, y).buffer(rng.uniform(0.05, 0.4), quad_segs=4))
+            kinds.append("gas_field")
+        else:
+            k = rng.integers(2, 6)
+            pts = np.column_stack([x + np.cumsum(rng.uniform(-0.8, 0.8, k)), y + np.cumsum(rng.uniform(-0.8, 0.8, k))])
+            line = shapely.LineString(pts)
+            geoms.append(shapely.MultiLineString([line, shapely.affinity.translate(line, 0.3, 0.2)])
+                         if r == 7 else line)
+            kinds.append("gas_pipeline")
+    reported = np.where(rng.random(n) < 0.3, rng.uniform(10, 400, n), np.nan)
+    return gpd.GeoDataFrame({
+        "id": [f"s{i}" for i in range(n)], "name": [f"Synthetic {i}" for i in range(n)], "kind": kinds,
+        "status": np.array(["operating", "construction", "proposed"], dtype=object)[rng.integers(0, 3, n)],
+        "reported_length_km": reported,
+    }, geometry=geoms, crs="EPSG:4326")
+
+
+@pytest.fixture(scope="module")
+def boundaries(catalog):
+    return boundaries_for(catalog)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return synthetic_layer()
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
+def engine(request):
+    eng = DaskEngine(workers=request.param, partition_features=400)
+    assert eng.worker_count() == request.param
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="module")
+def scheduler_address(tmp_path_factory):
+    """A real ``dask scheduler`` and one ``dask worker`` on loopback, started as their own processes."""
+    folder = tmp_path_factory.mktemp("dask")
+    info = folder / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    dask_cli = Path(sys.executable).with_name("dask")
+    procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", info], cwd=folder, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        procs.append(subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-dashboard",
+                                       "--host", "127.0.0.1"], cwd=folder, env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+def assert_same_stats(got, want):
+    pd.testing.assert_frame_equal(got, want)  # exact: check_exact for floats is the default only for ints
+    assert (got.select_dtypes("number").to_numpy(dtype=float).tobytes()
+            == want.select_dtypes("number").to_numpy(dtype=float).tobytes())
+    for fmt in ("json", "csv", "md"):
+        assert format_stats(got, fmt) == format_stats(want, fmt)
+
+
+def test_statistics_of_every_builtin_layer_equal_the_single_process_ones(engine, catalog, boundaries):
+    engine.partition_features = 3  # tapi's 3 features on 1-2 workers, the gas grid in 22 partitions
+    try:
+        for layer in catalog:
+            assert_same_stats(engine.feature_stats(layer.gdf, boundaries), feature_stats(layer.gdf, boundaries))
+    finally:
+        engine.partition_features = 400
+
+
+def test_statistics_of_a_many_feature_layer_equal_the_single_process_ones(engine, synthetic, boundaries):
+    want = feature_stats(synthetic, boundaries)
+    got = engine.feature_stats(synthetic, boundaries)
+    assert_same_stats(got, want)
+    assert layer_summary(got) == layer_summary(want)
+    assert sum(len(x) for x in want["border_crossings"]) > 500  # the layer really crosses borders
+    assert want["area_km2"].notna().sum() == 300 and want["geodesic_length_km"].notna().sum() == 2400
+
+
+def test_corridor_of_a_builtin_route_equals_the_single_process_one(engine, catalog):
+    engine.partition_features = 5
+    try:
+        args = ("tapi", "tapi_trunk", 150)
+        with_layers = "places,ports,energy_projects,pakistan_gas_grid,tapi,casa1000"
+        got = corridor_report(catalog, *args, with_layers=with_layers, engine=engine)
+        want = corridor_report(catalog, *args, with_layers=with_layers)
+    finally:
+        engine.partition_features = 400
+    assert len(want["features"]) > 20
+    assert_geodataframe_equal(got["features"], want["features"], check_less_precise=False)
+    assert got["summary"] == want["summary"]
+
+
+def test_corridor_membership_in_a_many_feature_layer_equals_the_single_process_one(engine, synthetic, boundaries):
+    corridor = build_corridor(shapely.LineString([(62, 26), (67, 31), (71, 35)]), 40)
+    want = within_corridor(corridor, synthetic, layer_id="synthetic", exclude_id="s3")
+    got = engine.within_corridor(corridor, synthetic, layer_id="synthetic", exclude_id="s3")
+    assert len(want) > 100 and "s3" not in set(want["id"])
+    assert_geodataframe_equal(got, want)
+    assert corridor_summary(corridor, got, boundaries) == corridor_summary(corridor, want, boundaries)
+
+
+def test_corridor_far_from_every_feature_finds_nothing(engine, synthetic):
+    corridor = build_corridor(shapely.LineString([(100, 0), (101, 1)]), 10)
+    got = engine.within_corridor(corridor, synthetic, layer_id="synthetic")
+    assert_geodataframe_equal(got, within_corridor(corridor, synthetic.iloc[:0], layer_id="synthetic"))
+
+
+def test_hilbert_order_keeps_neighbours_together_and_tolerates_empty_geometry():
+    geoms = [shapely.Point(70, 30), shapely.LineString(), shapely.Point(-170, -80), shapely.Point(70.001, 30.001)]
+    order = hilbert_order(gpd.GeoSeries(geoms, crs="EPSG:4326"))
+    assert sorted(order) == [0, 1, 2, 3]
+    assert abs(list(order).index(0) - list(order).index(3)) == 1
+
+
+def test_statistics_on_a_scheduler_by_address(scheduler_address, synthetic, boundaries):
+    eng = DaskEngine(scheduler=scheduler_address, partition_features=700)
+    try:
+        assert eng.describe() == {"engine": "dask", "scheduler": scheduler_address, "workers": 1}
+        assert_same_stats(eng.feature_stats(synthetic, boundaries), feature_stats(synthetic, boundaries))
+    finally:
+        eng.close()
+
+
+def test_the_web_app_on_the_dask_engine_serves_the_same_answers(scheduler_address, client):
+    app = create_app({"TESTING": True, "ANALYTICS_ENGINE": "dask", "DASK_SCHEDULER": scheduler_address,
+                      "DASK_MIN_FEATURES": 0})
+    dask_client = app.test_client()
+    corridor = "/api/corridor?layer=tapi&feature=tapi_trunk&width_km=100&with=places,ports,pakistan_gas_grid"
+    for url in ("/api/layers/pakistan_gas_grid/stats", "/api/layers/tapi/stats?format=csv", corridor):
+        got, want = dask_client.get(url), client.get(url)
+        assert got.status_code == want.status_code == 200, url
+        assert got.data == want.data, url
+    app.extensions["analytics"].close()
+
+
+def test_cli_stats_and_corridor_on_a_scheduler_print_the_same(scheduler_address):
+    def run(*argv):
+        return subprocess.run([sys.executable, "-m", "geo", *argv], cwd=ROOT, capture_output=True, text=True,
+                              check=True, timeout=300).stdout
+
+    assert run("stats", "tapi", "--format", "json", "--scheduler", scheduler_address) == run(
+        "stats", "tapi", "--format", "json")
+    corridor = ("corridor", "tapi", "tapi_trunk", "--width-km", "60", "--with", "places,ports", "--format", "csv")
+    assert run(*corridor, "--scheduler", scheduler_address) == run(*corridor)
+
+
+def test_engine_setting():
+    assert isinstance(engine_from_settings(load_settings({})), LocalEngine)
+    eng = engine_from_settings(load_settings(environ={"MAPSVC_ANALYTICS_ENGINE": "Dask",
+                                                     "MAPSVC_DASK_SCHEDULER": "tcp://127.0.0.1:1",
+                                                     "MAPSVC_DASK_MIN_FEATURES": "5"}))
+    assert (eng.name, eng.scheduler, eng.min_features) == ("dask", "tcp://127.0.0.1:1", 5)  # connects on first use
+    with pytest.raises(BadParameter, match="MAPSVC_ANALYTICS_ENGINE"):
+        load_settings(environ={"MAPSVC_ANALYTICS_ENGINE": "spark"})
+    with pytest.raises(BadParameter, match="MAPSVC_DASK_WORKERS"):
+        load_settings(environ={"MAPSVC_DASK_WORKERS": "0"})
