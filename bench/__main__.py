@@ -22,6 +22,7 @@ BENCHES = {
     "gis": "bench.gis",
     "tiledmap": "bench.tiledmap",
     "clients": "bench.clients",
+    "scale": "bench.scale",
 }
 
 
