@@ -105,8 +105,7 @@ def _stats(name, gdf, boundaries, corridor):
         t0 = time.perf_counter()
         found = engine.within_corridor(corridor, gdf, layer_id=name)
         corridor_s = time.perf_counter() - t0
-        workers_rss = (sum(engine.client.run(lambda: __import__("psutil").Process().memory_info().rss).values())
-                       if hasattr(engine, "client") else 0)
+        workers_rss = sum(_rss(pid) for pid in engine.client.run(os.getpid).values()) if hasattr(engine, "client") else 0
         engine.close()
         if want is None:
             want = (stats, found)
