@@ -105,7 +105,8 @@ def _stats(name, gdf, boundaries, corridor):
         t0 = time.perf_counter()
         found = engine.within_corridor(corridor, gdf, layer_id=name)
         corridor_s = time.perf_counter() - t0
-        workers_rss = sum(_rss(pid) for pid in engine.client.run(os.getpid).values()) if hasattr(engine, "client") else 0
+        pids = engine.client.run(os.getpid).values() if hasattr(engine, "client") else ()
+        workers_rss = sum(_rss(pid) for pid in pids)
         engine.close()
         if want is None:
             want = (stats, found)
