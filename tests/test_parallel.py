@@ -196,6 +196,7 @@ def test_the_web_app_on_the_dask_engine_serves_the_same_answers(scheduler_addres
                       "DASK_MIN_FEATURES": 0})
     dask_client = app.test_client()
     corridor = "/api/corridor?layer=tapi&feature=tapi_trunk&width_km=100&with=places,ports,pakistan_gas_grid"
+    assert dask_client.get("/api/status").get_json()["analytics"] == {"engine": "dask"}
     for url in ("/api/layers/pakistan_gas_grid/stats", "/api/layers/tapi/stats?format=csv", corridor):
         got, want = dask_client.get(url), client.get(url)
         assert got.status_code == want.status_code == 200, url

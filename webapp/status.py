@@ -1,6 +1,6 @@
 """``/status`` (HTML; JSON with ``?format=json``, ``Accept: application/json`` or ``/api/status``): what is
 served, and what was not and why -- layer-folder files skipped at start-up, stored layers that failed to
-load -- plus the store's kind and generation."""
+load -- plus the store's kind and generation and the analytics engine."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ def status_document(app):
         # stored layers that failed to load are counted, not named (they may be private); the log names them
         "store": {"kind": type(store).__name__, "generation": store.generation(),
                   "layers_not_served": len(live.store_problems)},
+        # which engine measures (ANALYTICS_ENGINE); the scheduler's address is infrastructure, not shown
+        "analytics": {"engine": app.config["ANALYTICS_ENGINE"]},
     }
 
 
