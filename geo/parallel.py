@@ -78,10 +78,6 @@ def hilbert_order(geoms):
     return np.argsort(keys.to_numpy(), kind="stable")
 
 
-def _stats_part(part, boundaries):
-    return feature_stats(part, boundaries)
-
-
 def _corridor_part(part, corridor, layer_id, exclude_id):
     rows = part[ROW].to_numpy()
     found = within_corridor(corridor, part.drop(columns=ROW), layer_id=layer_id, exclude_id=exclude_id,
@@ -145,7 +141,7 @@ class DaskEngine:
             ddf = dask_geopandas.from_geopandas(gdf.reset_index(drop=True), npartitions=self._npartitions(len(gdf)))
             shared = client.scatter(boundaries, broadcast=True) if boundaries is not None else None
             meta = feature_stats(gdf.iloc[:1], boundaries).iloc[:0]
-            table = client.compute(ddf.map_partitions(_stats_part, shared, meta=meta)).result()
+            table = client.compute(ddf.map_partitions(feature_stats, shared, meta=meta)).result()
         return table.reset_index(drop=True)
 
     def within_corridor(self, corridor, gdf, *, layer_id=None, exclude_id=None, tree=None):
