@@ -146,7 +146,8 @@ class VectorBasemap(JSCSSMixin, Layer):
     load, land is filled and labelled; over working tiles only the borders
     are drawn. ``sources``: either fetch URLs (served maps) or inline data
     (``countries``, ``places``, ``rivers`` as script-safe JSON, for exports).
-    ``region``: (minlon, minlat, maxlon, maxlat).
+    ``region``: (minlon, minlat, maxlon, maxlat). ``fill``: ``{iso3: #rrggbb}`` countries filled by
+    bloc (:mod:`webapp.maps.blocs`), also over tiles.
     """
 
     _template = _template("""
@@ -162,7 +163,7 @@ var {{ this.get_name() }} = MapSvc.vectorBasemap({{ this._parent.get_name() }}, 
     border_style: ClassVar[dict] = {"color": "#505050", "weight": 0.9, "opacity": 0.55, "fillOpacity": 0}
 
     def __init__(self, *, attribution: str, tiles_on: bool, region: tuple, band: int, urls: dict | None = None,
-                 inline: dict | None = None, tiles_max_zoom: int = 19):
+                 inline: dict | None = None, tiles_max_zoom: int = 19, fill: dict | None = None):
         super().__init__(name="Country boundaries", overlay=True, control=True, show=True)
         self._name = "VectorBasemap"
         lon0, lat0, lon1, lat1 = region
@@ -171,7 +172,7 @@ var {{ this.get_name() }} = MapSvc.vectorBasemap({{ this._parent.get_name() }}, 
             "pane": BASEMAP_PANE, "labelPane": LABEL_PANE, "region": [[lat0, lon0], [lat1, lon1]],
             "tilesOn": tiles_on, "band": band, "bands": [ZOOM_BANDS[b][0] for b in OFFLINE_BANDS],
             "offlineMaxZoom": OFFLINE_MAX_ZOOM, "tilesMaxZoom": tiles_max_zoom, "riversMinZoom": RIVERS_MIN_ZOOM,
-            "landStyle": self.land_style, "borderStyle": self.border_style,
+            "landStyle": self.land_style, "borderStyle": self.border_style, "fill": dict(sorted((fill or {}).items())),
             "attribution": attribution_parts(attribution, NE_BASEMAP_SOURCE["title"]), **(urls or {})}
 
 

@@ -53,7 +53,15 @@
         labelPane.style.pointerEvents = "none";
         var sea = L.rectangle(o.region, {pane: o.pane, interactive: false, stroke: false, fillColor: "#cfe0ea",
                                          fillOpacity: 1});
-        var countries = L.geoJson(null, {pane: o.pane, interactive: false, style: o.landStyle});
+        var fill = o.fill || {};
+        /* Countries of the chosen bloc (?blocs=sco) keep their fill, also over tiles. */
+        function countryStyle(base) {
+            return function (f) {
+                var colour = f && f.properties && fill[f.properties.id];
+                return colour ? L.extend({}, base, {fillColor: colour, fillOpacity: vector() ? 1 : 0.55}) : base;
+            };
+        }
+        var countries = L.geoJson(null, {pane: o.pane, interactive: false, style: countryStyle(o.landStyle)});
         var rivers = L.geoJson(null, {pane: o.pane, interactive: false,
                                       style: function (f) { return {color: "#8fb8d4", weight: f.properties.rank <= 4 ? 1.6 : 1, opacity: 0.9}; }});
         var labels = L.layerGroup(), items = [], countryItems = [], cityItems = [];
@@ -65,7 +73,7 @@
         function setCountries(data) {
             countries.clearLayers();
             countries.addData(data);
-            countries.setStyle(vector() ? o.landStyle : o.borderStyle);
+            countries.setStyle(countryStyle(vector() ? o.landStyle : o.borderStyle));
             if (!countryItems.length) {
                 countryItems = data.features.map(function (f) {
                     var m = L.marker([f.properties._label[1], f.properties._label[0]], {
@@ -102,7 +110,7 @@
         function restyle() {
             map.getContainer().classList.toggle("mapsvc-offline", vector());
             sea.setStyle({fillOpacity: vector() ? 1 : 0});
-            countries.setStyle(vector() ? o.landStyle : o.borderStyle);
+            countries.setStyle(countryStyle(vector() ? o.landStyle : o.borderStyle));
             // Without tiles the map zooms only as far as the vector data supports.
             map.setMaxZoom(vector() ? o.offlineMaxZoom : o.tilesMaxZoom);
             relabel();
