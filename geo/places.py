@@ -36,8 +36,9 @@ __all__ = [
     "find_place",
 ]
 
-GAZETTEER_CSV = DATA_DIR / "raw" / "geonames_cities1000_region.csv"
-PLACE_LAYERS = ("ports", "energy_projects")
+# the extended region's cut (issue 11: Moscow to the Arabian Sea); a superset of the old 44-90E, 20-50N cut
+GAZETTEER_CSV = DATA_DIR / "raw" / "geonames_cities1000_extended.csv"
+PLACE_LAYERS = ("ports", "energy_projects", "border_crossings")
 # English names GeoNames files under another primary name: the [[alias]] entries of the one gazetteer
 # corrections file (data/raw/gazetteer_corrections.toml), e.g. "Kashgar" -> "Kashi", CN.
 ALIASES = {normalise_name(a["name"]): (a["gazetteer_name"], a["country"]) for a in load_corrections()["alias"]}

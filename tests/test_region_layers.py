@@ -166,3 +166,28 @@ def test_the_map_colours_countries_by_bloc(client):
     assert "Shanghai Cooperation Organisation" not in plain
     bad = client.get("/map/boundaries?blocs=nato")
     assert bad.status_code == 400 and "Parameter: <code>blocs</code>" in bad.get_data(as_text=True)
+
+
+def test_same_mode_lines_drawn_along_each_other_say_so(catalog):
+    from geo.geodesic import geodesic_length_km as km_of
+
+    road = catalog.feature("russia_pakistan_links", "rp_road_russia_torkham").iloc[0]
+    shared = {o["ref"]: o["km"] for o in road["overlaps"]}
+    assert shared["carec_corridors:carec_corridor_6c"] == pytest.approx(1692, abs=2)
+    for lid in LINE_LAYERS:
+        for row in catalog.layer(lid).gdf.itertuples():
+            for o in row.overlaps if isinstance(row.overlaps, list) else []:
+                other = catalog.feature(*o["ref"].split(":")).geometry.iloc[0]
+                parts = [p for p in shapely.get_parts(shapely.intersection(row.geometry, other))
+                         if p.geom_type == "LineString"]
+                assert float(km_of(np.array(parts, dtype=object)).sum()) == pytest.approx(o["km"], abs=0.1)
+
+
+def test_readme_data_table_has_every_layer_with_its_feature_count(catalog):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("## What data it ships"):text.index("Sources and attribution lines")]
+    rows = dict(re.findall(r"^\| `([a-z0-9_]+)` \| (\d+) \|", table, flags=re.M))
+    assert {lid: int(n) for lid, n in rows.items()} == {lid: len(catalog.layer(lid).gdf) for lid in catalog.ids}
