@@ -175,10 +175,11 @@ def test_same_mode_lines_drawn_along_each_other_say_so(catalog):
     shared = {o["ref"]: o["km"] for o in road["overlaps"]}
     assert shared["carec_corridors:carec_corridor_6c"] == pytest.approx(1692, abs=2)
     for lid in LINE_LAYERS:
-        for row in catalog.layer(lid).gdf.itertuples():
-            for o in row.overlaps if isinstance(row.overlaps, list) else []:
+        gdf = catalog.layer(lid).gdf
+        for geom, overlaps in zip(gdf.geometry, gdf["overlaps"] if "overlaps" in gdf else []):
+            for o in overlaps if isinstance(overlaps, list) else []:
                 other = catalog.feature(*o["ref"].split(":")).geometry.iloc[0]
-                parts = [p for p in shapely.get_parts(shapely.intersection(row.geometry, other))
+                parts = [p for p in shapely.get_parts(shapely.intersection(geom, other))
                          if p.geom_type == "LineString"]
                 assert float(km_of(np.array(parts, dtype=object)).sum()) == pytest.approx(o["km"], abs=0.1)
 
@@ -191,3 +192,15 @@ def test_readme_data_table_has_every_layer_with_its_feature_count(catalog):
     table = text[text.index("## What data it ships"):text.index("Sources and attribution lines")]
     rows = dict(re.findall(r"^\| `([a-z0-9_]+)` \| (\d+) \|", table, flags=re.M))
     assert {lid: int(n) for lid, n in rows.items()} == {lid: len(catalog.layer(lid).gdf) for lid in catalog.ids}
+
+
+def test_statistics_measure_length_by_country_and_crossings_across_the_region(catalog):
+    from geo.stats import layer_stats
+
+    stats = layer_stats(catalog, "russia_pakistan_links").set_index("id")
+    by_country = stats.loc["rp_road_russia_torkham", "length_by_country_km"]
+    assert {"RUS", "KAZ", "UZB", "AFG", "PAK"} <= set(by_country) and by_country["RUS"] > 1000
+    crossings = [(c["from"], c["to"]) for c in stats.loc["rp_road_russia_torkham", "border_crossings"]]
+    assert crossings[0] == ("RUS", "KAZ") and crossings[-2:] == [("UZB", "AFG"), ("AFG", "PAK")]
+    trunk = layer_stats(catalog, "instc").set_index("id").loc["instc_west_moscow_astrakhan"]
+    assert trunk["length_by_country_km"] == {"RUS": pytest.approx(1293.1, abs=0.1)}
