@@ -17,6 +17,7 @@ BENCHES = {
     "bbox": "bench.bbox_index",
     "api": "bench.api",
     "peers": "bench.peers",
+    "exportmem": "bench.export_memory",
     "gis": "bench.gis",
     "tiledmap": "bench.tiledmap",
     "clients": "bench.clients",

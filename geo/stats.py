@@ -6,6 +6,7 @@ layer schema's ``id``, ``name``, ``kind``, ``status``, ``reported_length_km``.
 """
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,10 @@ from geo.countries import border_crossings, length_by_country_km
 from geo.geodesic import as_geometry_array, geodesic_length_km, straight_line_km
 from layers.schema import latest_status
 
-__all__ = ["STAT_COLUMNS", "feature_stats", "layer_summary", "records", "layer_stats", "flat_table", "format_stats"]
+__all__ = [
+    "STAT_COLUMNS", "feature_stats", "layer_summary", "records", "layer_stats", "flat_table", "format_stats",
+    "markdown_text",
+]
 
 STAT_COLUMNS = [
     "id", "name", "kind", "status",
@@ -174,7 +178,8 @@ def format_stats(stats, fmt):
     table = table.fillna("")
     if fmt == "md":
         head = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
-        body = "".join("| " + " | ".join(_md_cell(v) for v in row) + " |\n" for row in table.itertuples(index=False))
+        body = "".join("| " + " | ".join(markdown_text(v) for v in row) + " |\n"
+                       for row in table.itertuples(index=False))
         return head + body
     if fmt == "table":
         return table.to_string(index=False)
@@ -184,7 +189,23 @@ def format_stats(stats, fmt):
 _DIGITS = {"geodesic_length_km": 1, "reported_length_km": 1, "length_ratio": 3, "straight_line_km": 1, "sinuosity": 3}
 
 
-def _md_cell(value):
-    # Markdown passes raw HTML through to the reader: names are text, so escape it (and the table's pipes)
-    return (str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-            .replace("\n", " "))
+# What can start Markdown markup inside a line (CommonMark, GFM tables and strikethrough, the $math$ of GitHub and
+# Jupyter): backslash-escaped, which every CommonMark reader shows as the character itself. "_" only between two
+# letters or digits is left alone (it can never be emphasis there: tapi_trunk stays readable); "&" only where it
+# would start an entity reference; ">" and "#" mean something only at the start of a line, which a cell never is.
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]<|~$]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|&(?=#?\w+;)")
+
+
+def markdown_text(value):
+    r"""``value`` as literal Markdown inline text: markup characters backslash-escaped, on one line.
+
+    Markdown passes raw HTML through to the reader, so ``<`` is escaped the
+    Markdown way (``\<``), not as an HTML entity (``&lt;`` would show as such
+    in a Markdown source and mean nothing to a reader of ``TKM&gt;AFG``).
+
+    >>> markdown_text("TKM>AFG @218.1 km")
+    'TKM>AFG @218.1 km'
+    >>> print(markdown_text("<b>a|b</b> _x_ tapi_trunk &amp; $5"))
+    \<b>a\|b\</b> \_x\_ tapi_trunk \&amp; \$5
+    """
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), " ".join(str(value).split()))

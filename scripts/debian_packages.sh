@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite drives for real, when missing:
-# chromium (browser tests), nginx (the production stack and its load-and-abuse tests). Runs `apt-get update` at most once. Without root or
+# chromium (browser tests), nginx (the production stack and its load-and-abuse tests),
+# poppler-utils (pdftotext/pdftoppm read the exported and the browser-printed PDFs).
+# Runs `apt-get update` at most once. Without root or
 # apt-get it names what is missing; tests that need it are then skipped
 # (and fail under CI=true).
 set -euo pipefail
@@ -8,6 +10,7 @@ set -euo pipefail
 _wanted=(
   "chromium chromium"
   "nginx nginx"
+  "pdftoppm poppler-utils"
 )
 _missing=()
 for pair in "${_wanted[@]}"; do

@@ -323,7 +323,7 @@ def test_csv_and_geojson_exports(client):
     assert len(legs) == len(route["features"]) and legs[0]["WKT"].startswith("LINESTRING")
     page = text(client.get("/export/route?from=Kashgar&to=Gwadar&modes=road&format=html"))
     assert assets.remote_asset_urls(page) == [] and "route_legs" in page
-    response = client.get("/export/corridor?layer=tapi&feature=tapi_trunk&format=pdf")
+    response = client.get("/export/corridor?layer=tapi&feature=tapi_trunk&format=tiff")
     assert response.status_code == 400 and "<code>format</code>" in text(response)
 
 

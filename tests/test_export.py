@@ -1,11 +1,13 @@
 """Exports: the self-contained HTML, static PNG/SVG maps, statistics tables, and the CLI."""
 
+import html as stdlib_html
 import io
 import json
 import re
 
 import numpy as np
 import pytest
+from markdown_it import MarkdownIt
 from matplotlib import image
 
 from geo.stats import layer_stats
@@ -74,10 +76,10 @@ def test_svg_export(client):
     response = export(client, layers="tapi,lng_terminals", format="svg", width=900, height=600)
     assert response.mimetype == "image/svg+xml"
     svg = response.get_data(as_text=True)
-    assert '<svg' in svg and 'width="648pt" height="432pt"' in svg  # 900x600 px at 100 dpi
+    assert '<svg' in svg and 'width="432pt" height="288pt"' in svg  # 900x600 px at the default 150 dpi
     assert "#e67e22" in svg and "#00838f" in svg  # TAPI and LNG terminal colours
-    assert "Natural Earth" in svg and "Global Energy Monitor" in svg  # attribution line
-    assert "km (geodesic" in svg  # scale bar
+    assert "Natural Earth" in svg and "Global Energy Monitor" in svg  # the credits
+    assert "geodesic, at" in svg  # scale bar
 
 
 def test_stats_downloads(client, catalog):
@@ -92,6 +94,17 @@ def test_stats_downloads(client, catalog):
     assert markdown.startswith("## TAPI gas pipeline") and "| tapi_trunk |" in markdown
 
 
+def test_markdown_statistics_read_as_typed(client, catalog):
+    """Escaped for Markdown, not HTML: a CommonMark reader shows TKM>AFG, never TKM&gt;AFG."""
+    markdown = export(client, layers="tapi", format="stats-md").get_data(as_text=True)
+    assert "&gt;" not in markdown and "TKM>AFG @218.1 km" in markdown
+    html = MarkdownIt("commonmark").enable("table").render(markdown)
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    expected = "; ".join(f"{x['from']}>{x['to']} @{x['chainage_km']:.1f} km"
+                         for x in layer_stats(catalog, "tapi").set_index("id").loc["tapi_trunk", "border_crossings"])
+    assert stdlib_html.escape(expected, quote=False) in cells  # shown as TKM>AFG ..., exactly the statistics
+
+
 def test_old_statistics_names_redirect_and_data_formats_go_to_the_layer_download(client):
     moved = client.get("/export?layers=tapi,cpec&format=csv")
     assert moved.status_code == 301 and moved.headers["Location"].endswith("format=stats-csv")
@@ -103,7 +116,7 @@ def test_old_statistics_names_redirect_and_data_formats_go_to_the_layer_download
 
 
 @pytest.mark.parametrize("query, parameter, status", [
-    ("layers=tapi&format=pdf", "format", 400), ("layers=tapi&format=png&width=10", "width", 400),
+    ("layers=tapi&format=tiff", "format", 400), ("layers=tapi&format=png&width=10", "width", 400),
     ("layers=tapi&format=png&height=tall", "height", 400), ("layers=tapi&fromat=png", "fromat", 400),
     ("layers=tapi&basemap=google", "basemap", 400), ("layers=", "layers", 400),
 ])

@@ -25,6 +25,7 @@ from browser.hostile import (
     UNSAFE_URLS,
     write_layer,
 )
+from markdown_it import MarkdownIt
 
 from layers.errors import LayerInvalid
 from webapp import create_app
@@ -75,6 +76,34 @@ def hclient(hostile_app):
     return hostile_app.test_client()
 
 
+def _table_rows(html):
+    """Cell texts of each body row of the tables in ``html``."""
+
+    class Rows(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.rows, self._cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag == "td":
+                self._cell = ""
+
+        def handle_endtag(self, tag):
+            if tag == "td":
+                self.rows[-1].append(self._cell)
+                self._cell = None
+
+        def handle_data(self, data):
+            if self._cell is not None:
+                self._cell += data
+
+    parser = Rows()
+    parser.feed(html)
+    return [row for row in parser.rows if row]
+
+
 def _assert_nothing_injected(html, *, reference=None):
     """No element or attribute in ``html`` comes from the payloads; scripts are ours only."""
     page = _Page(html)
@@ -91,7 +120,7 @@ def _assert_nothing_injected(html, *, reference=None):
     if reference is not None:  # same number of scripts as a page of a benign layer: none was added
         assert len(page.scripts) == len(_Page(reference).scripts)
     for tag, attrs in page.tags:
-        if tag == "script" and attrs.get("src"):
+        if tag == "script" and attrs.get("src"):  # vendored libraries and the app's own scripts only
             assert attrs["src"].startswith("/static/v/"), attrs
     return page
 
@@ -183,13 +212,19 @@ def test_static_svg_export_carries_text_only(hclient):
     assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
 
 
-def test_markdown_statistics_escape_html_and_pipes(hclient):
+def test_markdown_statistics_escape_markup_the_markdown_way(hclient):
     text = hclient.get(f"/export?layers={LAYER_ID}&format=stats-md").get_data(as_text=True)
-    assert "<script" not in text and "<img" not in text and "<svg" not in text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<script" not in text.replace("\\<script", "") and "&lt;" not in text.replace("\\&lt;", "")
+    assert "\\<script>alert(1)\\</script>" in text  # a Markdown escape, not an HTML entity
     rows = [line for line in text.splitlines() if line.startswith("| evil_")]
     cells = {len(re.findall(r"(?<!\\)\|", row)) for row in rows}
     assert len(rows) == len(FEATURES) and len(cells) == 1, rows  # every row has the header's columns
+    # A real CommonMark reader shows every name exactly as typed, and makes no element of it.
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    page = _Page(html)
+    assert {tag for tag, _ in page.tags} <= {"h2", "p", "table", "thead", "tbody", "tr", "th", "td"}
+    names = [cells[1] for cells in _table_rows(html)]
+    assert names == [" ".join(f["properties"]["name"].split()) for f in FEATURES]
 
 
 def test_api_returns_the_strings_unchanged_as_json(hclient):

@@ -255,12 +255,12 @@ def test_map_cache_is_an_lru_bounded_in_bytes():
 
 
 def test_view_fits_routes_on_the_overview_and_everything_on_chosen_layers(catalog):
-    from webapp.maps.builder import _bounds, overview_layer_ids
+    from webapp.maps.builder import map_bounds, overview_layer_ids
 
-    overview = _bounds(catalog, overview_layer_ids(catalog))
+    overview = map_bounds(catalog, overview_layer_ids(catalog))
     # the overview ignores India's east-coast LNG terminals (beyond 80E) ...
     assert overview[2] < 80.5
     # ... but a map of chosen layers shows every port asked for (Bandar Abbas at 56.2E, Karachi at 24.8N)
-    chosen = _bounds(catalog, ["tapi", "casa1000", "ports"])
+    chosen = map_bounds(catalog, ["tapi", "casa1000", "ports"])
     assert chosen[0] <= 56.21 and chosen[1] <= 24.85
     assert chosen[3] >= 40.9  # and the Datka end of CASA-1000

@@ -5,25 +5,31 @@
     python -m webapp serve --production --server waitress [--threads 16] [--trusted-proxy 127.0.0.1]
     python -m webapp stack [--listen 127.0.0.1:8080] [--prefix DIR]   (nginx in front of gunicorn; deploy/run)
     python -m webapp export --layers tapi,casa1000 --out tapi_casa.html [--basemap none|osm]
-    python -m webapp export --layers tapi --out tapi.png [--format png|svg] [--width 1600 --height 1000]
+    python -m webapp export --layers tapi --out tapi.pdf [--paper a4|a3|letter] [--orientation landscape|portrait]
+    python -m webapp export --layers tapi --out tapi.png [--paper a4 --dpi 300 | --width 1600 --height 1000]
     python -m webapp export --stats --layers tapi,casa1000 --format csv|json|md [--out FILE]
-    python -m webapp export --corridor tapi:tapi_trunk --width-km 50 [--with places,ports] --out corridor.html
+    python -m webapp export --corridor tapi:tapi_trunk --width-km 50 [--with places,ports] --out corridor.pdf
+    python -m webapp export --from Kashgar --to Gwadar [--modes road] --out route.html|pdf|png|svg
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from layers.errors import MapError
 from webapp.logs import install as install_log_filter
 from webapp.settings import ENV_PREFIX, parse_bool
 
-__all__ = ["PRODUCTION_ENV", "build_parser", "main", "production_waitress_options", "run_export", "serve", "warm_up"]
+__all__ = ["PRODUCTION_ENV", "build_parser", "main", "production_waitress_options", "run_export", "serve", "warm_up",
+           "write_atomic"]
 
 PRODUCTION_ENV = ENV_PREFIX + "PRODUCTION"
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"  # where `python -m webapp serve` listens by default
 
 
 def build_parser():
@@ -54,18 +60,27 @@ def build_parser():
     stack_p.add_argument("--threads", type=int, help="threads per gunicorn worker (default 8)")
     stack_p.add_argument("--layers-dir", action="append", default=[], metavar="DIR", dest="sub_layers_dir",
                          help="extra folder of user GeoJSON layers (repeatable)")
-    export_p = sub.add_parser("export", help="write a self-contained HTML map, a PNG/SVG map, or statistics")
+    export_p = sub.add_parser("export", help="write a self-contained HTML map, a PDF/PNG/SVG figure, or statistics")
     export_p.add_argument("--layers", help="comma-separated layer ids (default: every layer but boundaries)")
-    export_p.add_argument("--out", help="output file (statistics default to standard output)")
-    export_p.add_argument("--format", choices=["html", "png", "svg", "csv", "json", "md"],
-                          help="map: html|png|svg (default from --out suffix, else html); --stats: csv|json|md")
+    export_p.add_argument("--out", help="output file, written atomically (statistics default to standard output)")
+    export_p.add_argument("--format", choices=["html", "png", "svg", "pdf", "csv", "json", "md"],
+                          help="map: html|png|svg|pdf (default from --out suffix, else html); --stats: csv|json|md")
     export_p.add_argument("--stats", action="store_true", help="export the route-statistics table instead of a map")
-    export_p.add_argument("--corridor", metavar="LAYER:FID", help="html map of the corridor of this route instead")
+    export_p.add_argument("--corridor", metavar="LAYER:FID", help="map of the corridor of this route instead")
     export_p.add_argument("--width-km", default="50", help="with --corridor: half-width of the band (0 < km <= 500)")
     export_p.add_argument("--with", dest="with_layers", help="with --corridor: layers to search, e.g. places,ports")
+    export_p.add_argument("--from", dest="route_from", metavar="PLACE",
+                          help="map of the network route from this place (with --to) instead")
+    export_p.add_argument("--to", dest="route_to", metavar="PLACE", help="with --from: the destination")
+    export_p.add_argument("--modes", help="with --from/--to: road,rail,gas,power (default all)")
     export_p.add_argument("--basemap", default="none", help="html only: none (default, fully offline) or osm/topo/hot")
-    export_p.add_argument("--width", type=int, help="png/svg width in pixels")
-    export_p.add_argument("--height", type=int, help="png/svg height in pixels")
+    export_p.add_argument("--paper", help="pdf/png/svg: a4 (pdf default), a3 or letter")
+    export_p.add_argument("--orientation", help="with --paper: landscape (default) or portrait")
+    export_p.add_argument("--dpi", help="png: pixels per inch, 72..600 (default 150); svg: the size pixels mean")
+    export_p.add_argument("--width", help="png/svg without --paper: width in pixels")
+    export_p.add_argument("--height", help="png/svg without --paper: height in pixels")
+    export_p.add_argument("--base-url", default=DEFAULT_BASE_URL,
+                          help=f"where the interactive map is served, printed on figures (default {DEFAULT_BASE_URL})")
     export_p.add_argument("--layers-dir", action="append", default=[], metavar="DIR", dest="sub_layers_dir",
                           help="extra folder of user GeoJSON layers (repeatable)")
     return parser
@@ -131,49 +146,92 @@ def serve(app, *, host, port, threads=8, production=False, trusted_proxy=None):
     waitress_serve(app, host=host, port=port, **options)
 
 
-def run_export(app, args):
-    """Write the export ``args`` describes; return the exit code."""
+def write_atomic(path, body):
+    """Write ``body`` (bytes) to ``path`` through a temporary file in the same folder, then rename it.
+
+    A crash, a full disk or an interrupt leaves the old file (or none), never a truncated one.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # what a plain open() would have given, not mkstemp's 0600
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _export_body(app, args, out, fmt):
+    """(bytes, format) of the export ``args`` describe; runs inside a request context for absolute URLs."""
     from webapp.export import views as export
+    from webapp.export.figures_page import FIGURE_FORMATS, figure_page
     from webapp.maps.builder import overview_layer_ids, parse_basemap, parse_layer_ids
 
+    catalog = app.extensions["catalog"]
+    figure = {"paper": args.paper, "orientation": args.orientation, "dpi": args.dpi, "width": args.width,
+              "height": args.height}
+    if args.stats:
+        fmt = fmt or "csv"
+        if fmt not in export.STATS_FORMATS:
+            raise ValueError(f"--format {fmt} is not a statistics format (csv, json, md)")
+        layer_ids = parse_layer_ids(args.layers, catalog) if args.layers else overview_layer_ids(catalog)
+        return export.stats_table(catalog, layer_ids, fmt=fmt).encode("utf-8"), fmt
+    fmt = fmt or "html"
+    if out is None:
+        raise ValueError("--out is required for a map export")
+    if fmt not in ("html", *FIGURE_FORMATS):
+        raise ValueError(f"--format {fmt} is not a map format (html, png, svg, pdf); add --stats for tables")
+    if fmt == "html":
+        export.refuse_figure_params(figure, fmt)
+        basemap = parse_basemap(args.basemap, default="none")
+    else:
+        page = figure_page(fmt, **export.figure_params(figure, app.config))
+    if args.corridor or args.route_from or args.route_to:
+        return _analysis_body(catalog, args, fmt, None if fmt == "html" else page, basemap if fmt == "html" else None)
+    layer_ids = parse_layer_ids(args.layers, catalog) if args.layers else overview_layer_ids(catalog)
+    if fmt == "html":
+        return export.export_html(layer_ids, basemap=basemap).encode("utf-8"), fmt
+    return export.layers_figure(catalog, layer_ids, page, url=export.layers_page_url(catalog, layer_ids)), fmt
+
+
+def _analysis_body(catalog, args, fmt, page, basemap):
+    from webapp.analysis.queries import corridor_query, route_query
+    from webapp.analysis.views import corridor_html, route_html
+    from webapp.export.figures_analysis import corridor_figure, route_figure
+    from webapp.hosts import external_url
+
+    if args.corridor:
+        query = {"feature": args.corridor, "width_km": args.width_km}
+        query.update({"with": args.with_layers} if args.with_layers is not None else {})
+        q, kind, html, figure = corridor_query(catalog, query), "corridor", corridor_html, corridor_figure
+    else:
+        if not (args.route_from and args.route_to):
+            raise ValueError("a route export needs both --from PLACE and --to PLACE")
+        query = {"from": args.route_from, "to": args.route_to}
+        query.update({"modes": args.modes} if args.modes else {})
+        q, kind, html, figure = route_query(catalog, query), "route", route_html, route_figure
+    if fmt == "html":
+        return html(q, basemap=basemap).encode("utf-8"), fmt
+    return figure(catalog, q, page, url=external_url(f"analysis.{kind}_page", **q.params())), fmt
+
+
+def run_export(app, args):
+    """Write the export ``args`` describe; return the exit code."""
     out = Path(args.out) if args.out else None
     fmt = args.format or (out.suffix.lstrip(".").lower() if out and out.suffix else None)
-    with app.app_context():
-        catalog = app.extensions["catalog"]
-        layer_ids = parse_layer_ids(args.layers, catalog) if args.layers else overview_layer_ids(catalog)
-        if args.corridor:
-            from webapp.analysis.queries import corridor_query
-            from webapp.analysis.views import corridor_html
-
-            if (fmt or "html") != "html" or out is None:
-                raise ValueError("--corridor writes a self-contained HTML map: give --out FILE.html")
-            query = {"feature": args.corridor, "width_km": args.width_km}
-            query.update({"with": args.with_layers} if args.with_layers is not None else {})
-            body = corridor_html(corridor_query(catalog, query),
-                                 basemap=parse_basemap(args.basemap, default="none")).encode("utf-8")
-        elif args.stats:
-            fmt = fmt or "csv"
-            if fmt not in export.STATS_FORMATS:
-                raise ValueError(f"--format {fmt} is not a statistics format (csv, json, md)")
-            body = export.stats_table(catalog, layer_ids, fmt=fmt).encode("utf-8")
-        else:
-            fmt = fmt or "html"
-            if out is None:
-                raise ValueError("--out is required for a map export")
-            if fmt == "html":
-                basemap = parse_basemap(args.basemap, default="none")
-                body = export.export_html(layer_ids, basemap=basemap).encode("utf-8")
-            elif fmt in ("png", "svg"):
-                width = export.check_size_px("--width", args.width or app.config["EXPORT_WIDTH_PX"])
-                height = export.check_size_px("--height", args.height or app.config["EXPORT_HEIGHT_PX"])
-                body = export.static_map(catalog, layer_ids, fmt=fmt, width_px=width, height_px=height,
-                                         simplify_deg=app.config["BASEMAP_SIMPLIFY_DEG"])
-            else:
-                raise ValueError(f"--format {fmt} is not a map format (html, png, svg); add --stats for tables")
+    with app.test_request_context("/", base_url=args.base_url):
+        body, fmt = _export_body(app, args, out, fmt)
     if out is None:
         sys.stdout.write(body.decode("utf-8"))
     else:
-        out.write_bytes(body)
+        write_atomic(out, body)
         print(f"wrote {out} ({len(body):,} bytes)", file=sys.stderr)
     return 0
 

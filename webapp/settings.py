@@ -115,8 +115,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TILED_MIN_FEATURES", 5000, "Layers with more features than this are drawn on served maps from the "
             "vector tiles of /ogcapi/collections/<id>/tiles (only the tiles in view are fetched) instead of "
             "embedded GeoJSON; self-contained exports always embed.", _positive_int),
-    Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG static map exports.", _positive_int),
-    Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG static map exports.", _positive_int),
+    Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG figures asked for without paper= "
+            "(at dpi=, default 150).", _positive_int),
+    Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG figures asked for without paper=.",
+            _positive_int),
+    Setting("EXPORT_MAX_PIXELS", 70_000_000, "Largest PNG figure, in pixels (width x height), drawn for one "
+            "request or CLI export; a larger one is refused with a 400 naming the limit before anything is drawn. "
+            "The default admits A3 at 600 dpi (69.6 million); each million pixels costs about 4 MB while drawing.",
+            _positive_int),
     Setting("HEAVY_CONCURRENCY", 1, "Expensive computations (a corridor, route, overlap or nearest result, a map's "
             "first rendering, an export, a layer's first statistics) run at most this many at once per server "
             "process (gunicorn: per worker; 2 workers x 1 fill 2 cores).", _at_least_one),

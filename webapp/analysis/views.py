@@ -34,13 +34,15 @@ from webapp.analysis.queries import (
 )
 from webapp.api.views import GEOJSON, refuse_unknown
 from webapp.export.downloads import DOWNLOAD_FORMATS, frame_download, parse_format
+from webapp.export.figures_page import FIGURE_DOWNLOADS, FIGURE_FORMATS
+from webapp.export.views import FIGURE_PARAMS, refuse_figure_params
 from webapp.hosts import external_url, self_url
 from webapp.maps import assets
 from webapp.maps.builder import MapCache, current_catalog, map_options, parse_basemap
 from webapp.maps.display import BASEMAP_LAYER, country_names
 from webapp.workload import heavy_view
 
-__all__ = ["MAJOR_PLACES", "bp", "corridor_html"]
+__all__ = ["MAJOR_PLACES", "bp", "corridor_html", "route_html"]
 
 bp = Blueprint("analysis", __name__)
 
@@ -149,6 +151,12 @@ def corridor_html(q, *, basemap="none"):
     return _standalone(_corridor_parts(catalog, q, basemap, self_contained=True), _corridor_title(catalog, q))
 
 
+def route_html(q, *, basemap="none"):
+    """One self-contained HTML page of a route map (needs an app context); tiles only if asked."""
+    catalog = current_catalog()
+    return _standalone(_route_parts(catalog, q, basemap, self_contained=True), _route_title(q))
+
+
 def _download(body, mimetype, name):
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -159,16 +167,31 @@ def _result_download(result, fmt, stem, key):
     return frame_download(frame, fmt, stem, geojson=result.body, key=("analysis", key, fmt.name))
 
 
+def _figure(kind, catalog, q, stem):
+    """The PNG/SVG/PDF figure of a corridor or route query, as a download (options as for /export)."""
+    from webapp.export.figures_analysis import corridor_figure, route_figure
+    from webapp.export.figures_page import figure_page
+    from webapp.export.views import figure_params
+
+    page = figure_page(request.args.get("format"), **figure_params(request.args, current_app.config))
+    draw = corridor_figure if kind == "corridor" else route_figure
+    body = draw(catalog, q, page, url=external_url(f"analysis.{kind}_page", **q.params()))
+    return _download(body, page.mimetype, f"{stem}.{page.fmt}")
+
+
 @bp.get("/export/corridor")
 @heavy_view
 def export_corridor():
-    """The corridor as a download: self-contained HTML map, or the band and the features within it as data
-    (``format=`` geojson, gpkg, shp, kml, fgb, csv, parquet)."""
-    refuse_unknown((*CORRIDOR_ARGS, "format", "basemap"))
+    """The corridor as a download: self-contained HTML map, a PNG/SVG/PDF figure, or the band and the features
+    within it as data (``format=`` geojson, gpkg, shp, kml, fgb, csv, parquet)."""
+    refuse_unknown((*CORRIDOR_ARGS, "format", "basemap", *FIGURE_PARAMS))
     catalog = current_catalog()
-    fmt = parse_format(request.args.get("format", "html"), extra=("html",))
+    fmt = parse_format(request.args.get("format", "html"), extra=("html", *FIGURE_FORMATS))
     q = corridor_query(catalog, request.args)
     stem = f"corridor_{q.layer}_{q.feature}_{q.width_km:g}km"
+    if fmt in FIGURE_FORMATS:
+        return _figure("corridor", catalog, q, stem)
+    refuse_figure_params(request.args, getattr(fmt, "name", fmt))
     if fmt == "html":
         return _download(corridor_html(q, basemap=parse_basemap(request.args.get("basemap"), default="none")),
                          "text/html", f"{stem}.html")
@@ -178,16 +201,19 @@ def export_corridor():
 @bp.get("/export/route")
 @heavy_view
 def export_route():
-    """The path as a download: self-contained HTML map, or its legs as data (``format=`` as for corridors)."""
-    refuse_unknown((*ROUTE_ARGS, "format", "basemap"))
+    """The path as a download: self-contained HTML map, a PNG/SVG/PDF figure, or its legs as data (``format=`` as
+    for corridors)."""
+    refuse_unknown((*ROUTE_ARGS, "format", "basemap", *FIGURE_PARAMS))
     catalog = current_catalog()
-    fmt = parse_format(request.args.get("format", "html"), extra=("html",))
+    fmt = parse_format(request.args.get("format", "html"), extra=("html", *FIGURE_FORMATS))
     q = route_query(catalog, request.args)
     stem = "route"
+    if fmt in FIGURE_FORMATS:
+        return _figure("route", catalog, q, stem)
+    refuse_figure_params(request.args, getattr(fmt, "name", fmt))
     if fmt == "html":
-        parts = _route_parts(catalog, q, parse_basemap(request.args.get("basemap"), default="none"),
-                             self_contained=True)
-        return _download(_standalone(parts, _route_title(q)), "text/html", f"{stem}.html")
+        return _download(route_html(q, basemap=parse_basemap(request.args.get("basemap"), default="none")),
+                         "text/html", f"{stem}.html")
     return _result_download(route_result(catalog, q), fmt, stem, ("route", q))
 
 
@@ -235,9 +261,9 @@ def _page_context(endpoint, params, title):
     embed_url = external_url(f"analysis.{endpoint}_embed", **params)
     snippet = (f'<iframe src="{Markup.escape(embed_url)}" width="100%" height="520" style="border:0" '
                f'loading="lazy" title="{Markup.escape(title)}"></iframe>')
-    downloads = [(label, url_for(f"analysis.export_{endpoint}", format=fmt, **params))
-                 for label, fmt in (("HTML map (self-contained)", "html"),
-                                    *((f.label, f.name) for f in DOWNLOAD_FORMATS))]
+    downloads = [(label, url_for(f"analysis.export_{endpoint}", **options, **params))
+                 for label, options in (("HTML map (self-contained)", {"format": "html"}), *FIGURE_DOWNLOADS,
+                                        *((f.label, {"format": f.name}) for f in DOWNLOAD_FORMATS))]
     return {"snippet": snippet, "downloads": downloads, "embed_url": embed_url}
 
 

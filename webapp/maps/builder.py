@@ -55,6 +55,7 @@ __all__ = [
     "is_tiled",
     "layer_delivery",
     "layer_element",
+    "map_bounds",
     "map_options",
     "overview_layer_ids",
     "parse_basemap",
@@ -216,7 +217,7 @@ def _icons(layer_id, colour, kinds):
     return icons
 
 
-def _bounds(catalog, layer_ids):
+def map_bounds(catalog, layer_ids):
     """(minlon, minlat, maxlon, maxlat) to show.
 
     The overview fits the routes: its point layers (LNG terminals along all of
@@ -364,7 +365,7 @@ def build_map(catalog, spec, options):
         focus_layer = next((lid for lid in layer_ids if spec.feature in catalog.layer(lid).positions), None)
         if focus_layer is None:
             raise FeatureNotFound(",".join(spec.layer_ids), spec.feature)
-    bounds = _bounds(catalog, layer_ids)
+    bounds = map_bounds(catalog, layer_ids)
     zoom = fit_zoom(bounds)
     fmap, basemap = base_map(catalog, spec.basemap, options, bounds, bloc=spec.bloc)
     feature_layers = []

@@ -16,6 +16,7 @@ from layers.errors import BadParameter
 from layers.schema import STATUSES
 from webapp.api.httpcache import BodyCache, derived_etag, not_modified
 from webapp.export.downloads import DOWNLOAD_FORMATS
+from webapp.export.figures_page import FIGURE_DOWNLOADS
 from webapp.hosts import USED_HOST, external_url, self_url
 from webapp.maps.blocs import parse_bloc
 from webapp.maps.builder import (
@@ -43,6 +44,9 @@ def init_app(app):
     app.extensions["page_cache"] = BodyCache(app.config["PAGE_CACHE_MB"] * 1024 * 1024)
 
 SITE_TITLE = "Pakistan connectivity corridors"
+# The download list of the map pages: (label, /export options); the figures are the export's own entries.
+DOWNLOADS = (("HTML (self-contained)", {"format": "html"}), *FIGURE_DOWNLOADS,
+             ("Statistics CSV", {"format": "stats-csv"}), ("Statistics Markdown", {"format": "stats-md"}))
 
 
 def _spec(layer_ids):
@@ -152,9 +156,7 @@ def _page(layer_ids, spec, *, title, description, overview=False):
                             page_data["credit"],
                             request.url)
     joined = ",".join(layer_ids)
-    downloads = [(label, url_for("export.download", layers=joined, format=fmt))
-                 for label, fmt in (("HTML (self-contained)", "html"), ("PNG", "png"), ("SVG", "svg"),
-                                    ("Statistics CSV", "stats-csv"), ("Statistics Markdown", "stats-md"))]
+    downloads = [(label, url_for("export.download", layers=joined, **args)) for label, args in DOWNLOADS]
     basemaps = [(name, self_url(basemap=name)) for name in BASEMAPS]
     return render_template(
         "map.html", map=parts, title=title, description=description, site_title=SITE_TITLE, overview=overview,
