@@ -15,6 +15,7 @@ import sys
 from geo.corridor_report import corridor_geojson, corridor_report, overlap_report
 from geo.network import nearest, route
 from geo.places import find_place
+from geo.route_borders import borders_lines
 from geo.stats import format_stats, layer_stats
 from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, MapError
@@ -102,6 +103,7 @@ def _cmd_route(catalog, args):
               f"(network {t['network_km']:.1f}, snapping gaps {t['snap_km']:.1f}, access {t['access_km']:.1f}) "
               f"in {t['legs']} legs")
         print(_legs_table(result).to_string(index=False, na_rep="", float_format=lambda v: f"{v:.1f}"))
+        print("\n".join(borders_lines(t)))
 
 
 def _cmd_nearest(catalog, args):

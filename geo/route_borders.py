@@ -19,7 +19,7 @@ import shapely
 from geo.countries import OUTSIDE, border_crossings, country_of_points, length_by_country_km
 from geo.geodesic import distance_km
 
-__all__ = ["CROSSING_KM", "CROSSINGS_LAYER", "route_borders"]
+__all__ = ["CROSSING_KM", "CROSSINGS_LAYER", "route_borders", "with_borders", "borders_lines"]
 
 BOUNDARIES = "boundaries"
 CROSSING_KM = 30.0  # a placed crossing this close to where the route crosses its border is the one used
@@ -101,3 +101,22 @@ def route_borders(catalog, result):
         borders.append({"from": a, "to": b, "lon": float(row.lon), "lat": float(row.lat),
                         "chainage_km": float(row.chainage_km), "crossing": crossing})
     return {"countries": list(dict.fromkeys(countries)), "km_by_country": km, "borders": borders}
+
+
+def with_borders(catalog, result):
+    """``result`` with :func:`route_borders` in its ``totals`` (``countries``, ``km_by_country``, ``borders``)."""
+    result["totals"].update(route_borders(catalog, result))
+    return result
+
+
+def borders_lines(totals):
+    """Text lines naming the countries crossed and each border with the crossing used (for the CLI)."""
+    km = totals.get("km_by_country", {})
+    lines = ["countries: " + ", ".join(f"{c} {km.get(c, 0.0):.1f} km" for c in totals.get("countries", []))]
+    for b in totals.get("borders", []):
+        c = b["crossing"]
+        used = (f"{c['name']} ({c['km']:.1f} km off the line; {c['crossing_status']} as of {c['status_date']})"
+                if c else "no placed crossing")
+        lines.append(f"border {b['from']} -> {b['to']} at km {b['chainage_km']:.1f} ({b['lat']:.3f}N "
+                     f"{b['lon']:.3f}E): {used}")
+    return lines

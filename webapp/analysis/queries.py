@@ -39,6 +39,7 @@ from geo.network import (
     shortest_path,
 )
 from geo.places import Place, find_place
+from geo.route_borders import with_borders
 from layers.errors import BadParameter, NoPath
 from layers.index import capped_limit
 from webapp.analysis.maps import PLACES_ATTRIBUTION
@@ -272,8 +273,8 @@ def route_result(catalog, q):
     """The path FeatureCollection (legs + totals) of a :class:`RouteQuery`; raises NoPath."""
 
     def compute():
-        doc = shortest_path(network_for(catalog), q.start, q.end, modes=q.modes, snap_km=q.snap_km,
-                            attach_km=q.attach_km)
+        doc = with_borders(catalog, shortest_path(network_for(catalog), q.start, q.end, modes=q.modes,
+                                                  snap_km=q.snap_km, attach_km=q.attach_km))
         used = [f["properties"]["layer"] for f in doc["features"] if f["properties"]["project"]]
         doc["attribution"] = list(dict.fromkeys(
             _attributions(catalog, used) + _place_attribution(catalog, q.start) + _place_attribution(catalog, q.end)))
