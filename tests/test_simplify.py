@@ -67,8 +67,9 @@ def test_boundaries_stay_a_valid_coverage_with_fewer_vertices(catalog):
         assert shapely.coverage_is_valid(simple.geometry.values)  # no gaps or overlaps opened
         assert simple["id"].tolist() == full["id"].tolist()
     # the zoom's own decimals (1 at zoom 3, 2 at zoom 5) would open slivers along some
-    # borders, so one more is kept; zoom 9's 3 decimals keep the coverage as they are
-    assert max_decimals(display_geometries(full, zoom=3)) == 2
+    # borders, so more are kept (at zoom 3 two more since the region holds the Caucasus' and
+    # Cyprus' small units); zoom 9's 3 decimals keep the coverage as they are
+    assert max_decimals(display_geometries(full, zoom=3)) == 3
     assert max_decimals(z5) == 3 and max_decimals(z9) == 3
 
 
