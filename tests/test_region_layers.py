@@ -146,14 +146,14 @@ def test_bloc_memberships_match_blocs_toml(catalog):
 
 
 def test_the_overview_opens_on_pakistan_not_on_moscow(app, catalog):
-    from webapp.maps.builder import _bounds, overview_layer_ids
+    from webapp.maps.builder import map_bounds, overview_layer_ids
 
-    lon0, lat0, lon1, lat1 = _bounds(catalog, overview_layer_ids(catalog))
+    lon0, lat0, lon1, lat1 = map_bounds(catalog, overview_layer_ids(catalog))
     assert (lon0, lat0, lon1, lat1) == FOCUS_BBOX
     assert lat1 < 45 and lon0 > 50  # Moscow (55.75N 37.6E) and Suez are outside the first view
     assert lon0 < 60.9 < 77.8 < lon1 and lat0 < 24.9 and 37.0 < lat1  # Pakistan (Jiwani to Wagah, Khunjerab)
     # a map of the INSTC alone fits all of it, Moscow included
-    assert _bounds(catalog, ["instc"])[3] == pytest.approx(55.75, abs=0.01)
+    assert map_bounds(catalog, ["instc"])[3] == pytest.approx(55.75, abs=0.01)
     html = app.test_client().get("/").get_data(as_text=True)
     assert "[[24.0, 52.0], [41.0, 78.0]]" in html
 
