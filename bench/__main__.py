@@ -18,6 +18,7 @@ BENCHES = {
     "api": "bench.api",
     "peers": "bench.peers",
     "exportmem": "bench.export_memory",
+    "startup": "bench.startup",
     "gis": "bench.gis",
     "tiledmap": "bench.tiledmap",
     "clients": "bench.clients",

@@ -13,9 +13,9 @@ import json
 import sys
 
 from geo.corridor_report import corridor_geojson, corridor_report, overlap_report
-from geo.network import nearest, route
 from geo.places import find_place
 from geo.route_borders import borders_lines
+from geo.routing import nearest, route
 from geo.stats import format_stats, layer_stats
 from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, MapError
@@ -58,12 +58,20 @@ def _cmd_corridor(catalog, args):
           f"{summary['features']} features within")
     if len(table):
         cols = ["layer", "id", "name", "kind", "status", "distance_km", "chainage_km", "inside_length_km"]
+        if table["inside_area_km2"].notna().any():
+            cols.append("inside_area_km2")
         shown = table[cols].assign(status=table["status"].fillna(""))
         print(shown.to_string(index=False, na_rep="", float_format=lambda v: f"{v:.1f}"))
     for key in ("by_layer", "by_status", "by_country"):
-        parts = [f"{k} {v['features']}" + (f" ({v['length_km']:.1f} km)" if v["length_km"] else "")
-                 for k, v in summary[key].items()]
-        print(f"{key.replace('_', ' ')}: " + "; ".join(parts))
+        print(f"{key.replace('_', ' ')}: " + "; ".join(f"{k} {_group_text(v)}" for k, v in summary[key].items()))
+
+
+def _group_text(entry):
+    """'3' for points, '2 (19.3 km)' for lines, '1 (4,321 km2)' for polygons, summed per unit."""
+    measures = [f"{entry['length_km']:.1f} km" if entry["lines"] else None,
+                f"{entry['area_km2']:,.0f} km2" if entry["polygons"] else None]
+    shown = ", ".join(m for m in measures if m)
+    return f"{entry['features']}" + (f" ({shown})" if shown else "")
 
 
 def _cmd_overlap(catalog, args):
@@ -84,8 +92,12 @@ def _cmd_overlap(catalog, args):
 def _legs_table(result):
     import pandas as pd
 
-    cols = ["seq", "mode", "project", "name", "km", "from_km", "to_km", "reported_length_km"]
+    cols = ["seq", "type", "mode", "project", "name", "km", "from_km", "to_km", "reported_length_km"]
     return pd.DataFrame([f["properties"] for f in result["features"]], columns=cols)
+
+
+def _count(n, noun):
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _cmd_route(catalog, args):
@@ -99,10 +111,15 @@ def _cmd_route(catalog, args):
         print(_legs_table(result).to_csv(index=False, float_format="%.3f"), end="")
     else:
         t = result["totals"]
-        print(f"{t['from']['name']} -> {t['to']['name']} over {', '.join(t['modes'])}: {t['total_km']:.1f} km "
-              f"(network {t['network_km']:.1f}, snapping gaps {t['snap_km']:.1f}, access {t['access_km']:.1f}) "
-              f"in {t['legs']} legs")
-        print(_legs_table(result).to_string(index=False, na_rep="", float_format=lambda v: f"{v:.1f}"))
+        used = [m for m in t["modes"] if m in t["by_mode_km"]] or t["modes"]
+        commodity = f" ({t['commodity']})" if t["commodity"] not in used else ""
+        print(f"{t['from']['name']} -> {t['to']['name']} over {', '.join(used)}{commodity}: "
+              f"{t['total_km']:.1f} km = {t['network_km']:.1f} on mapped lines + {t['sea_km']:.1f} at sea + "
+              f"{t['connector_km']:.1f} in {_count(len(t['connectors']), 'connector')}; {_count(t['legs'], 'leg')}")
+        table = _legs_table(result)
+        print(table.where(table.notna(), "").to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        for commodity, alt in t["alternatives"].items():
+            print(f"{commodity}: " + (alt["error"] if "error" in alt else f"{alt['total_km']:.1f} km"))
         print("\n".join(borders_lines(t)))
 
 
@@ -121,7 +138,9 @@ def _cmd_nearest(catalog, args):
     import pandas as pd
 
     rows = {r["id"]: r for r in result["by_geodesic"] + result["by_network"]}
-    table = pd.DataFrame(list(rows.values())).sort_values(["network_km", "geodesic_km"], na_position="last")
+    cols = ["id", "name", "lon", "lat", "geodesic_km", "path_km", "network_km", "sea_km", "connector_km"]
+    table = pd.DataFrame(list(rows.values()), columns=cols).sort_values(["path_km", "geodesic_km"],
+                                                                          na_position="last")
     if args.format == "csv":
         print(table.to_csv(index=False, float_format="%.3f"), end="")
         return
@@ -134,7 +153,7 @@ def _cmd_nearest(catalog, args):
 
 
 def _network_options(parser, modes_default):
-    parser.add_argument("--modes", default=modes_default, help="comma-separated: road,rail,gas,power")
+    parser.add_argument("--modes", default=modes_default, help="comma-separated: road,rail,sea,gas,power")
     parser.add_argument("--snap-km", default="5", help="join line ends to lines within this many km (0-50)")
     parser.add_argument("--attach-km", default="25", help="attach places to the network within this many km")
 

@@ -1,20 +1,25 @@
-"""Corridors: true geodesic buffers around routes, what lies within, chainage, overlaps.
+"""Corridors: true geodesic buffers around routes, what lies within them, distance and chainage.
 
 A corridor is the band within ``width_km`` of a route on the WGS84
-ellipsoid. The route (lon/lat, EPSG:4326) is densified along the geodesic,
-cut into pieces of at most ``max_piece_km``, and each piece is buffered in
-metres in an azimuthal-equidistant projection centred on its own middle,
-then densified and projected back and the pieces united. AEQD keeps
+ellipsoid. The route (lon/lat, EPSG:4326) is made ready for topology by
+:func:`geo.topology.dense_lines` (RFC 7946 halves rejoined, densified to
+2 km), cut into pieces of at most ``max_piece_km``, and each piece is
+buffered in metres in an azimuthal-equidistant plane centred on its own
+middle, densified, and returned to lon/lat by
+:func:`geo.lonlat_polygons.plane_to_lonlat` (cut at 180°, closed along the
+pole when the band holds one); the pieces are then united. AEQD keeps
 distances from its centre exact; the scale across the radial direction is
 ``(r/R)/sin(r/R)``, +0.10% at 500 km and +0.41% at 1000 km from the centre.
 Measured at width 50 km (``tests/test_corridor.py``): one plane puts the
 band edge up to 0.13% inside the width for a 1000 km route, 0.44% for
 2000 km, 0.95% for 3000 km; 1000 km pieces keep it within 0.13% at any
-length (this includes the 0.03% of the chords of the round ends). Areas are geodesic
-(``Geod.geometry_area_perimeter``). Distances from the route are geodesic:
-the nearest point is found in each piece's plane, then measured with
-``Geod.inv``. The region (44-90 E) never meets the antimeridian; routes that
-cross it are not supported.
+length (this includes the 0.03% of the chords of the round ends). Areas are
+geodesic (``Geod.geometry_area_perimeter``).
+
+Membership does not rest on that polygon: candidates are taken from it with
+a margin wider than its error, and a feature is within when its exact
+geodesic distance from the route (:mod:`geo.nearest`) is at most the width.
+Distance and chainage are those of the exact nearest point on the route.
 """
 
 import math
@@ -24,32 +29,33 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import Transformer
 
-from geo.geodesic import GEOD, as_geometry_array, densify_geodesic, distance_km, geodesic_length_km
+from geo.geodesic import as_geometry_array, geodesic_area_km2, geodesic_length_km
+from geo.lonlat_polygons import _xy_func, aeqd_crs, plane_to_lonlat
+from geo.nearest import LineIndex, ecef_km, nearest_on_lines
+from geo.topology import TOPOLOGY_STEP_KM, dense_lines
 from layers.errors import BadParameter
 
 __all__ = [
     "MAX_WIDTH_KM",
     "MAX_PIECE_KM",
+    "PLACES",
     "Corridor",
     "bounded_km",
-    "aeqd_crs",
     "route_line",
     "build_corridor",
     "geodesic_area_km2",
     "nearest_on_route",
     "within_corridor",
-    "overlap",
-    "PLACES",
 ]
 
 PLACES = "places"  # the gazetteer, usable wherever a layer id is
 MAX_WIDTH_KM = 500.0
 MAX_PIECE_KM = 1000.0
-ROUTE_STEP_KM = 2.0  # densify routes so a planar segment and its geodesic agree to metres
 EDGE_STEP_M = 2000.0  # densify buffer edges before projecting back so the shape survives
 QUAD_SEGS = 32  # arc segments per quarter circle: chord sagitta 0.03% of the width
+CANDIDATE_MARGIN = 0.005  # candidates from the band widened by 0.5% of the width (its edge errs <= 0.13%)
 _TOL_KM = 1e-6
 
 
@@ -75,88 +81,65 @@ def bounded_km(value, name, *, high, low=0.0, low_inclusive=False):
     return km
 
 
-def aeqd_crs(lon0, lat0):
-    """Azimuthal-equidistant CRS in metres centred on (lon0, lat0), WGS84."""
-    return CRS.from_proj4(f"+proj=aeqd +lat_0={lat0:.8f} +lon_0={lon0:.8f} +datum=WGS84 +units=m +no_defs")
-
-
-def _xy_func(transformer):
-    def apply(xy):
-        x, y = transformer.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return apply
-
-
 def route_line(geom, *, name="feature"):
     """The non-empty LineString/MultiLineString to build a corridor on; BadParameter otherwise."""
     if geom is None or geom.is_empty:
         raise BadParameter(name, "has no geometry")
     if geom.geom_type not in ("LineString", "MultiLineString"):
         raise BadParameter(name, f"a corridor needs a line route, got a {geom.geom_type}")
+    coords = shapely.get_coordinates(geom)
+    if not (np.isfinite(coords).all() and (np.abs(coords[:, 0]) <= 180).all() and (np.abs(coords[:, 1]) <= 90).all()):
+        raise BadParameter(name, "coordinates must be lon -180..180, lat -90..90 (EPSG:4326)")
     return geom
 
 
 @dataclass(frozen=True)
-class _Piece:
-    to_plane: object  # lon/lat -> metres (xy array function)
-    to_lonlat: object
-    line_m: object  # planar LineString (or Point if degenerate)
-    cum_m: np.ndarray  # planar distance along line_m at each vertex
-    chain_km: np.ndarray  # geodesic chainage at each vertex
-
-
-@dataclass(frozen=True)
 class Corridor:
-    """A route's geodesic buffer: polygon in lon/lat, area km², and the measuring pieces."""
+    """A route's geodesic buffer: polygon in lon/lat, area km², the dense route and its nearest-point index.
 
-    route: object  # densified lon/lat route
+    ``route`` is the planar (seam- and pole-safe) dense route; chainage runs
+    on across parts (the gap between parts counts nothing).
+    """
+
+    route: object
     width_km: float
     polygon: object
     area_km2: float
     length_km: float
-    pieces: tuple = field(repr=False)
+    pieces: tuple = field(repr=False)  # the AEQD planes' centres (lon, lat), one per <= max_piece_km piece
+    dense: object = field(repr=False, default=None)
+    index: object = field(repr=False, default=None)
+
+    def chainage(self, part, chain_km):
+        """Chainage along the whole route of km ``chain_km`` within logical ``part``."""
+        return self.dense.part_offset_km[np.asarray(part, dtype=int)] + np.asarray(chain_km, dtype=float)
 
 
-def _make_piece(lon, lat, chain):
-    mid = int(np.argmin(np.abs(chain - (chain[0] + chain[-1]) / 2)))
-    crs = aeqd_crs(lon[mid], lat[mid])
-    fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    inv = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    x, y = fwd.transform(lon, lat)
-    x, y = np.asarray(x), np.asarray(y)
-    step = np.hypot(np.diff(x), np.diff(y))
-    line = shapely.linestrings(np.column_stack([x, y])) if step.sum() > 0 else shapely.points(x[0], y[0])
-    return _Piece(_xy_func(fwd), _xy_func(inv), line, np.r_[0.0, np.cumsum(step)], chain)
-
-
-def _pieces(route, max_piece_km):
-    parts = shapely.get_parts(route)
-    parts = parts[~shapely.is_empty(parts)]
-    coords, part_of = shapely.get_coordinates(parts, return_index=True)
-    same = part_of[1:] == part_of[:-1]
-    seg = np.where(same, distance_km(coords[:-1, 0], coords[:-1, 1], coords[1:, 0], coords[1:, 1]), 0.0)
-    chain = np.r_[0.0, np.cumsum(seg)]  # gaps between parts count nothing
-    pieces = []
-    for p in range(len(parts)):  # one iteration per part, not per vertex
-        idx = np.flatnonzero(part_of == p)
-        c = chain[idx]
-        n = max(1, math.ceil((c[-1] - c[0]) / max_piece_km))
-        edges = c[0] + (c[-1] - c[0]) * np.arange(n + 1) / n
+def _piece_bounds(dense, max_piece_km):
+    """(first, last) dense vertex of every <= max_piece_km piece of every part (neighbours share a vertex)."""
+    out = []
+    first = np.r_[0, np.flatnonzero(np.diff(dense.part)) + 1]
+    last = np.r_[first[1:] - 1, len(dense.part) - 1]
+    for f, last_v in zip(first, last):  # one iteration per part, not per vertex
+        c = dense.chain_km[f:last_v + 1]
+        n = max(1, math.ceil(c[-1] / max_piece_km))
+        edges = c[-1] * np.arange(n + 1) / n
         starts = np.clip(np.searchsorted(c, edges[:-1], side="right") - 1, 0, len(c) - 1)
         ends = np.clip(np.searchsorted(c, edges[1:], side="left"), 0, len(c) - 1)
-        for s, e in zip(starts, ends):  # pieces overlap by one vertex so their buffers join
-            sel = idx[s:e + 1]
-            pieces.append(_make_piece(coords[sel, 0], coords[sel, 1], chain[sel]))
-    return tuple(pieces), float(chain[-1])
+        out += [(f + s, f + e) for s, e in zip(starts, ends)]
+    return out
 
 
-def geodesic_area_km2(polygon):
-    """Area in km² on the WGS84 ellipsoid of a lon/lat (Multi)Polygon (holes subtracted)."""
-    if polygon is None or polygon.is_empty:
-        return 0.0
-    oriented = shapely.orient_polygons(polygon, exterior_cw=False)  # pyproj adds signed ring areas
-    return abs(GEOD.geometry_area_perimeter(oriented)[0]) / 1e6
+def _band_piece(coords, chain, width_m):
+    """The band of one route piece: buffered in the AEQD plane of its middle, returned in lon/lat."""
+    mid = int(np.argmin(np.abs(chain - (chain[0] + chain[-1]) / 2)))
+    crs = aeqd_crs(coords[mid, 0], coords[mid, 1])
+    to_plane = _xy_func(Transformer.from_crs("EPSG:4326", crs, always_xy=True))
+    to_lonlat = _xy_func(Transformer.from_crs(crs, "EPSG:4326", always_xy=True))
+    xy = to_plane(coords)
+    line = shapely.linestrings(xy) if np.hypot(*np.diff(xy, axis=0).T).sum() > 0 else shapely.points(xy[0])
+    band = shapely.segmentize(shapely.buffer(line, width_m, quad_segs=QUAD_SEGS), EDGE_STEP_M)
+    return plane_to_lonlat(band, to_plane, to_lonlat), (float(coords[mid, 0]), float(coords[mid, 1]))
 
 
 def build_corridor(route, width_km, *, max_piece_km=MAX_PIECE_KM):
@@ -170,45 +153,107 @@ def build_corridor(route, width_km, *, max_piece_km=MAX_PIECE_KM):
     width = bounded_km(width_km, "width_km", high=MAX_WIDTH_KM)
     max_piece = bounded_km(max_piece_km, "max_piece_km", low=10.0, high=5000.0, low_inclusive=True)
     line = route_line(route)
-    dense = densify_geodesic(np.array([line], dtype=object), max_segment_km=ROUTE_STEP_KM)[0]
-    pieces, length_km = _pieces(dense, max_piece)
-    polys = []
-    for piece in pieces:
-        band = shapely.segmentize(shapely.buffer(piece.line_m, width * 1000.0, quad_segs=QUAD_SEGS), EDGE_STEP_M)
-        polys.append(shapely.transform(band, piece.to_lonlat))
+    dense = dense_lines(np.array([line], dtype=object), step_km=TOPOLOGY_STEP_KM)
+    polys, centres = [], []
+    for f, last in _piece_bounds(dense, max_piece):
+        band, centre = _band_piece(dense.coords[f:last + 1], dense.chain_km[f:last + 1], width * 1000.0)
+        polys.append(band)
+        centres.append(centre)
     polygon = shapely.make_valid(shapely.union_all(polys)) if len(polys) > 1 else polys[0]
-    return Corridor(dense, width, polygon, geodesic_area_km2(polygon), length_km, pieces)
+    length = float(dense.part_length_km.sum())
+    return Corridor(dense.geometries()[0], width, polygon, geodesic_area_km2(polygon), length, tuple(centres),
+                    dense, LineIndex.of(dense))
+
+
+def _margin_degrees(corridor):
+    """Planar lon/lat distance that surely covers ``CANDIDATE_MARGIN`` of the width, at the band's latitudes."""
+    km = corridor.width_km * CANDIDATE_MARGIN + 0.01
+    lat = min(max(abs(corridor.polygon.bounds[1]), abs(corridor.polygon.bounds[3])), 89.0)
+    return min(km / (110.5 * math.cos(math.radians(lat))), 10.0)
+
+
+def _first_contact(corridor, geom):
+    """Smallest chainage where the route meets ``geom`` (planar, seam-safe), with that point; None if apart."""
+    pieces = corridor.dense.pieces
+    hit = shapely.intersects(pieces, geom)
+    if not hit.any():
+        return None
+    best = None
+    for k in np.flatnonzero(hit):  # a handful of pieces
+        xy = shapely.get_coordinates(shapely.intersection(pieces[k], geom))
+        if not len(xy):
+            continue
+        chain = corridor.chainage(corridor.dense.piece_part[k],
+                                  corridor.dense.chainage_on_pieces(shapely.points(xy), np.full(len(xy), k)))
+        i = int(np.argmin(chain))
+        if best is None or chain[i] < best[0]:
+            best = (float(chain[i]), xy[i])
+    return best
+
+
+def _nearest_shape(corridor, geom):
+    """Exact nearest (distance, chainage, route point, feature point) between the route and a line or polygon."""
+    is_poly = shapely.get_type_id(geom) in (3, 6)
+    planar = geom if is_poly else dense_lines(np.array([geom], dtype=object)).geometries()[0]
+    contact = _first_contact(corridor, planar)
+    if contact is not None:
+        chain, xy = contact
+        return 0.0, chain, xy, xy
+    outline = shapely.boundary(geom) if is_poly else geom
+    own = dense_lines(np.array([outline], dtype=object))
+    if len(own.coords) == 0:
+        return np.nan, np.nan, (np.nan, np.nan), (np.nan, np.nan)
+    # the feature's vertices to the route ...
+    near = nearest_on_lines(corridor.index, own.coords[:, 0], own.coords[:, 1])
+    i = int(np.argmin(near["distance_km"]))
+    d = float(near["distance_km"][i])
+    result = (d, float(corridor.chainage(near["part"][i], near["chain_km"][i])),
+              (near["lon"][i], near["lat"][i]), tuple(own.coords[i]))
+    # ... and the route's vertices that could be nearer, to the feature's segments
+    feature = LineIndex.of(own)
+    reach = d + feature.longest_km + corridor.index.longest_km + 1e-6
+    gap, _ = feature.tree.query(ecef_km(corridor.index.coords), k=1, distance_upper_bound=reach)
+    close = np.flatnonzero(np.isfinite(gap))
+    if len(close):
+        back = nearest_on_lines(feature, corridor.index.coords[close, 0], corridor.index.coords[close, 1])
+        j = int(np.argmin(back["distance_km"]))
+        if back["distance_km"][j] < d:
+            v = close[j]
+            result = (float(back["distance_km"][j]), float(corridor.chainage(corridor.dense.part[v],
+                                                                               corridor.dense.chain_km[v])),
+                      tuple(corridor.index.coords[v]), (back["lon"][j], back["lat"][j]))
+    return result
 
 
 def nearest_on_route(corridor, geoms):
-    """Geodesic distance (km) from each geometry to the route, and where it is nearest.
+    """Exact geodesic distance (km) from each geometry to the route, and where it is nearest.
 
     Returns a DataFrame ``distance_km, chainage_km, route_lon, route_lat,
-    lon, lat`` (the nearest point on the route and on the geometry). Lines
-    and polygons measure their closest point. Missing or empty geometries give NaN.
+    lon, lat`` (the nearest point on the route and on the geometry).
+    Points are measured to the exact foot on the geodesic route; lines and
+    polygons that meet the route measure 0 at their first contact, others
+    their closest pair of points. Missing or empty geometries give NaN.
     """
     geoms = as_geometry_array(geoms)
     n = len(geoms)
     best = np.full((n, 6), np.nan)
-    best[:, 0] = np.inf
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    if ok.any():
-        todo = geoms[ok]
-        rows = np.flatnonzero(ok)
-        for piece in corridor.pieces:  # a handful of pieces; each is one vectorised pass
-            link = shapely.shortest_line(shapely.transform(todo, piece.to_plane), piece.line_m)
-            xy = shapely.get_coordinates(link).reshape(-1, 2, 2)
-            if piece.line_m.geom_type == "LineString":
-                pos = shapely.line_locate_point(piece.line_m, shapely.points(xy[:, 1]))
-                chain = np.interp(pos, piece.cum_m, piece.chain_km)
-            else:
-                chain = np.full(len(xy), piece.chain_km[0])
-            near = piece.to_lonlat(xy[:, 0])
-            foot = piece.to_lonlat(xy[:, 1])
-            d = distance_km(near[:, 0], near[:, 1], foot[:, 0], foot[:, 1])
-            better = d < best[rows, 0]
-            best[rows[better]] = np.column_stack([d, chain, foot, near])[better]
-    best[~ok] = np.nan
+    types = shapely.get_type_id(geoms)
+    points = ok & (types == 0)
+    if points.any():
+        xy = shapely.get_coordinates(geoms[points])
+        near = nearest_on_lines(corridor.index, xy[:, 0], xy[:, 1])
+        best[points] = np.column_stack([near["distance_km"], corridor.chainage(near["part"], near["chain_km"]),
+                                        near["lon"], near["lat"], xy])
+    for i in np.flatnonzero(ok & ~points):  # lines, polygons, multipoints: one exact pass each
+        geom = geoms[i]
+        if types[i] == 4:  # MultiPoint: its nearest member
+            sub = nearest_on_route(corridor, shapely.get_parts(geom))
+            row = sub.iloc[int(np.nanargmin(sub["distance_km"].to_numpy()))]
+            best[i] = row.to_numpy(dtype=float)
+            continue
+        d, chain, route_xy, own_xy = _nearest_shape(corridor, geom)
+        best[i] = [d, chain, *route_xy, *own_xy]
     names = ["distance_km", "chainage_km", "route_lon", "route_lat", "lon", "lat"]
     return pd.DataFrame(best, columns=names)
 
@@ -217,15 +262,16 @@ def within_corridor(corridor, gdf, *, layer_id=None, exclude_id=None, tree=None)
     """Features of ``gdf`` within the corridor, with distance, chainage and the part inside.
 
     Candidates are picked with an STRtree (``tree``, built over ``gdf``'s
-    geometry if not given) against the corridor polygon, then kept when their
-    geodesic distance is <= ``width_km``. Returns a GeoDataFrame (EPSG:4326)
-    with ``layer, id, name, kind, status, countries, distance_km,
-    chainage_km, inside_length_km`` (lines only) and the geometry clipped
-    to the corridor, sorted by chainage.
+    geometry if not given) within a margin of the corridor polygon, then
+    kept when their exact geodesic distance is <= ``width_km``. Returns a
+    GeoDataFrame (EPSG:4326) with ``layer, id, name, kind, status,
+    countries, distance_km, chainage_km, inside_length_km`` (lines: km
+    inside the band), ``inside_area_km2`` (polygons: km² inside the band)
+    and the geometry clipped to the corridor, sorted by chainage.
     """
     geoms = as_geometry_array(gdf)
     tree = tree if tree is not None else shapely.STRtree(geoms)
-    idx = np.sort(tree.query(corridor.polygon, predicate="intersects"))
+    idx = np.sort(tree.query(corridor.polygon, predicate="dwithin", distance=_margin_degrees(corridor)))
     if exclude_id is not None and len(idx):
         idx = idx[np.asarray(gdf["id"], dtype=object)[idx] != exclude_id]
     measured = nearest_on_route(corridor, geoms[idx])
@@ -233,12 +279,15 @@ def within_corridor(corridor, gdf, *, layer_id=None, exclude_id=None, tree=None)
     idx, measured = idx[keep], measured[keep].reset_index(drop=True)
     sub = gdf.iloc[idx]
     cand = geoms[idx]
-    is_line = np.isin(shapely.get_type_id(cand), (1, 5))
+    types = shapely.get_type_id(cand)
+    is_line, is_poly = np.isin(types, (1, 5)), np.isin(types, (3, 6))
     clipped = cand.copy()
     if is_line.any():
-        dense = densify_geodesic(cand[is_line], max_segment_km=ROUTE_STEP_KM)
-        clipped[is_line] = shapely.intersection(dense, corridor.polygon)
-    inside = np.where(is_line, geodesic_length_km(clipped), np.nan)
+        clipped[is_line] = shapely.intersection(dense_lines(cand[is_line]).geometries(), corridor.polygon)
+    if is_poly.any():
+        clipped[is_poly] = shapely.intersection(shapely.make_valid(cand[is_poly]), corridor.polygon)
+    inside_km = np.where(is_line, geodesic_length_km(clipped), np.nan)
+    inside_km2 = np.array([geodesic_area_km2(g) if p else np.nan for g, p in zip(clipped, is_poly)], dtype=float)
 
     def column(name):
         return sub[name].to_numpy(dtype=object) if name in sub else np.full(len(sub), None, dtype=object)
@@ -248,52 +297,6 @@ def within_corridor(corridor, gdf, *, layer_id=None, exclude_id=None, tree=None)
         "status": column("status"), "countries": column("countries"),
         "distance_km": measured["distance_km"].round(3).to_numpy(),
         "chainage_km": measured["chainage_km"].round(3).to_numpy(),
-        "inside_length_km": np.round(inside, 3),
+        "inside_length_km": np.round(inside_km, 3), "inside_area_km2": np.round(inside_km2, 1),
     }, geometry=clipped, crs="EPSG:4326")
     return out.sort_values(["chainage_km", "distance_km"], kind="stable").reset_index(drop=True)
-
-
-def overlap(route_a, route_b, width_km, *, max_piece_km=MAX_PIECE_KM):
-    """Where two lon/lat routes run together and where they cross.
-
-    Returns a dict: ``a_within_b_km`` (geodesic km of A within ``width_km``
-    of B), ``b_within_a_km``, ``stretches`` (each shared run of A: from/to
-    chainage on A, km), ``crossings`` (lon, lat, chainage on A and on B),
-    and ``shared`` (the part of A within the band, lon/lat geometry).
-    """
-    ca = build_corridor(route_a, width_km, max_piece_km=max_piece_km)
-    cb = build_corridor(route_b, width_km, max_piece_km=max_piece_km)
-    shared = shapely.intersection(ca.route, cb.polygon)
-    b_shared = shapely.intersection(cb.route, ca.polygon)
-    runs = shapely.get_parts(shapely.line_merge(shared)) if not shared.is_empty else np.empty(0, dtype=object)
-    runs = runs[np.isin(shapely.get_type_id(runs), (1,))] if len(runs) else runs
-    stretches = []
-    if len(runs):
-        ends = nearest_on_route(ca, np.r_[shapely.get_point(runs, 0), shapely.get_point(runs, -1)])
-        k = len(runs)
-        km = geodesic_length_km(runs)
-        for i in np.argsort(ends["chainage_km"].to_numpy()[:k]):
-            a0, a1 = sorted((ends["chainage_km"][i], ends["chainage_km"][i + k]))
-            stretches.append({"from_chainage_km": round(float(a0), 3), "to_chainage_km": round(float(a1), 3),
-                              "length_km": round(float(km[i]), 3)})
-    touch = shapely.intersection(ca.route, cb.route)
-    pts = shapely.get_parts(touch) if not touch.is_empty else np.empty(0, dtype=object)
-    pts = pts[shapely.get_type_id(pts) == 0] if len(pts) else pts
-    crossings = []
-    if len(pts):
-        on_a, on_b = nearest_on_route(ca, pts), nearest_on_route(cb, pts)
-        xy = shapely.get_coordinates(pts)
-        for i in np.argsort(on_a["chainage_km"].to_numpy()):
-            crossings.append({"lon": round(float(xy[i, 0]), 5), "lat": round(float(xy[i, 1]), 5),
-                              "chainage_a_km": round(float(on_a["chainage_km"][i]), 3),
-                              "chainage_b_km": round(float(on_b["chainage_km"][i]), 3)})
-    return {
-        "width_km": ca.width_km,
-        "a_length_km": round(ca.length_km, 3),
-        "b_length_km": round(cb.length_km, 3),
-        "a_within_b_km": round(float(geodesic_length_km([shared])[0]), 3),
-        "b_within_a_km": round(float(geodesic_length_km([b_shared])[0]), 3),
-        "stretches": stretches,
-        "crossings": crossings,
-        "shared": shared,
-    }

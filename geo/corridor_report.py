@@ -22,12 +22,12 @@ from geo.corridor import (
     PLACES,
     bounded_km,
     build_corridor,
-    overlap,
     route_line,
     within_corridor,
 )
-from geo.countries import country_of_points, length_by_country_km
-from geo.geodesic import as_geometry_array
+from geo.countries import boundaries_for, country_of_points, length_by_country_km
+from geo.geodesic import as_geometry_array, geodesic_area_km2
+from geo.overlap import overlap
 from geo.places import GAZETTEER_CSV, places_gdf
 from layers.errors import BadParameter
 from layers.index import layer_tree
@@ -82,7 +82,7 @@ def _candidates(catalog, layer_id, csv_path):
         return catalog.layer(layer_id).gdf, layer_tree(catalog, layer_id)
     gdf = places_gdf(catalog, csv_path=csv_path)
     key = ("geo.corridor.strtree", layer_id, str(csv_path))
-    return gdf, catalog.memo(key, lambda: shapely.STRtree(as_geometry_array(gdf)))
+    return gdf, catalog.memo(key, lambda: shapely.STRtree(as_geometry_array(gdf)), layers=())
 
 
 def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None, max_piece_km=MAX_PIECE_KM,
@@ -110,47 +110,79 @@ def corridor_report(catalog, layer_id, feature_id, width_km, *, with_layers=None
     features = gpd.GeoDataFrame(features, geometry="geometry", crs="EPSG:4326")
     features = features.sort_values(["chainage_km", "distance_km"], kind="stable").reset_index(drop=True)
     checkpoint()
-    boundaries = catalog.layer("boundaries").gdf if "boundaries" in catalog else None
+    boundaries = boundaries_for(catalog)
     name = catalog.feature(layer_id, feature_id)["name"].iloc[0]
     return {"layer": layer_id, "feature": feature_id, "name": name, "corridor": corridor, "features": features,
             "summary": corridor_summary(corridor, features, boundaries)}
 
 
-def corridor_summary(corridor, features, boundaries=None):
-    """Counts and km inside the band by layer, by status and by country (ISO3, from ``boundaries``).
+def _area_by_country_km2(polys, boundaries):
+    """km² of each (clipped) polygon in each country polygon: {code: (features, km²)}."""
+    codes = np.asarray(boundaries["id"], dtype=object)
+    countries = as_geometry_array(boundaries)
+    p_idx, c_idx = shapely.STRtree(countries).query(polys, predicate="intersects")
+    out = {}
+    pieces = shapely.intersection(polys[p_idx], countries[c_idx])
+    for p, code, piece in zip(p_idx, codes[c_idx], pieces):  # one per (polygon, country) pair
+        km2 = geodesic_area_km2(piece)
+        if km2 > 0.01:  # neighbours share an edge: a line of zero area, not a piece
+            seen, total = out.get(code, (set(), 0.0))
+            out[code] = (seen | {p}, total + km2)
+    return {code: (len(seen), km2) for code, (seen, km2) in out.items()}
 
-    Points count in the country containing them; lines count in each
-    country their clipped part runs through, with its km there. Without
-    boundaries the features' own ``countries`` property is used.
+
+def _entry(table, key):
+    return table.setdefault(key, {"features": 0, "points": 0, "lines": 0, "polygons": 0,
+                                  "length_km": 0.0, "area_km2": 0.0})
+
+
+def corridor_summary(corridor, features, boundaries=None):
+    """Counts, km and km² inside the band by layer, by status and by country (ISO3, from ``boundaries``).
+
+    Each group counts its features (and its points, lines and polygons
+    apart), adds the km of its lines inside the band (``length_km``) and
+    the km² of its polygons inside the band (``area_km2``): a polygon is
+    never measured by its outline. By country: points count in the country
+    containing them, lines add their km there, polygons their km² there.
+    Without boundaries the features' own ``countries`` property is used.
     """
+    geoms = as_geometry_array(features)
+    types = shapely.get_type_id(geoms)
+    family = np.where(np.isin(types, (1, 5)), "lines", np.where(np.isin(types, (3, 6)), "polygons", "points"))
     km = features["inside_length_km"].fillna(0.0).to_numpy(dtype=float)
+    km2 = features["inside_area_km2"].fillna(0.0).to_numpy(dtype=float) if "inside_area_km2" in features \
+        else np.zeros(len(features))
     by_layer, by_status, by_country = {}, {}, {}
 
-    def add(table, key, n_km):
-        entry = table.setdefault(key, {"features": 0, "length_km": 0.0})
-        entry["features"] += 1
+    def add(table, key, fam, n_km, n_km2, count=1):
+        entry = _entry(table, key)
+        entry["features"] += count
+        entry[fam] += count
         entry["length_km"] = round(entry["length_km"] + n_km, 3)
+        entry["area_km2"] = round(entry["area_km2"] + n_km2, 1)
 
-    for layer, status, k in zip(features["layer"], features["status"], km):
-        add(by_layer, str(layer), k)
-        add(by_status, status if isinstance(status, str) else "n/a", k)
-    geoms = as_geometry_array(features)
-    is_point = shapely.get_type_id(geoms) == 0
+    for layer, status, fam, k, k2 in zip(features["layer"], features["status"], family, km, km2):
+        add(by_layer, str(layer), fam, k, k2)
+        add(by_status, status if isinstance(status, str) else "n/a", fam, k, k2)
+    present = ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)
     if boundaries is not None and len(features):
-        xy = shapely.get_coordinates(geoms[is_point])
+        xy = shapely.get_coordinates(geoms[(family == "points") & present])
         for code in country_of_points(xy[:, 0], xy[:, 1], boundaries):
-            add(by_country, code, 0.0)
-        lines = features[~is_point & ~shapely.is_empty(geoms)].assign(_row=lambda f: [str(i) for i in f.index])
+            add(by_country, code, "points", 0.0, 0.0)
+        lines = features[(family == "lines") & present].assign(_row=lambda f: [str(i) for i in f.index])
         if len(lines):
             table = length_by_country_km(lines, boundaries, id_column="_row")
             for code, group in table.groupby("country"):
-                entry = by_country.setdefault(code, {"features": 0, "length_km": 0.0})
-                entry["features"] += int(group["feature_id"].nunique())
-                entry["length_km"] = round(entry["length_km"] + float(group["length_km"].sum()), 3)
+                add(by_country, code, "lines", float(group["length_km"].sum()), 0.0,
+                    count=int(group["feature_id"].nunique()))
+        polys = geoms[(family == "polygons") & present]
+        if len(polys):
+            for code, (count, area) in _area_by_country_km2(polys, boundaries).items():
+                add(by_country, code, "polygons", 0.0, area, count=count)
     else:
-        for countries, k in zip(features["countries"], km):
+        for countries, fam, k, k2 in zip(features["countries"], family, km, km2):
             for code in countries if isinstance(countries, list) else ["unknown"]:
-                add(by_country, code, k)
+                add(by_country, code, fam, k, k2)
     order = lambda table: dict(sorted(table.items(), key=lambda kv: (-kv[1]["features"], kv[0])))  # noqa: E731
     return {"width_km": corridor.width_km, "route_length_km": round(corridor.length_km, 3),
             "area_km2": round(corridor.area_km2, 1), "features": int(len(features)),

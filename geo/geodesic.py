@@ -18,10 +18,13 @@ __all__ = [
     "distance_km",
     "line_length_km",
     "geodesic_length_km",
+    "geodesic_area_km2",
     "endpoints",
     "straight_line_km",
+    "densify_coords",
     "densify_lonlat",
     "densify_geodesic",
+    "foot_on_geodesic",
 ]
 
 GEOD = Geod(ellps="WGS84")
@@ -118,6 +121,18 @@ def geodesic_length_km(geoms):
     return per_geom / 1000.0
 
 
+def geodesic_area_km2(polygon):
+    """Area in km² on the WGS84 ellipsoid of a lon/lat (Multi)Polygon (holes subtracted); 0.0 when empty.
+
+    A polygon reaching a pole is closed along latitude ±90 (a zero-length
+    edge on the ellipsoid), as :mod:`geo.corridor` builds them.
+    """
+    if polygon is None or polygon.is_empty:
+        return 0.0
+    oriented = shapely.orient_polygons(polygon, exterior_cw=False)  # pyproj adds signed ring areas
+    return abs(GEOD.geometry_area_perimeter(oriented)[0]) / 1e6
+
+
 def endpoints(geoms):
     """Start and end (lon, lat) of each geometry's longest part, as two (n, 2) arrays.
 
@@ -156,8 +171,12 @@ def straight_line_km(geoms):
     return out
 
 
-def _densify_coords(coords, coord_part, max_segment_km):
-    """Insert geodesic intermediate points; returns new (coords, coord_part)."""
+def densify_coords(coords, coord_part, max_segment_km):
+    """Insert geodesic points so no segment of a part exceeds ``max_segment_km``.
+
+    ``coords`` (n, 2) lon/lat, ``coord_part`` the part of each; returns new
+    ``(coords, coord_part)`` with the original vertices kept bit-exact.
+    """
     if max_segment_km <= 0:
         raise BadParameter("max_segment_km", "must be positive")
     n_pts = len(coords)
@@ -188,7 +207,7 @@ def densify_lonlat(lon, lat, *, max_segment_km=10.0):
     A long straight leg then draws as the true shortest path on any map.
     """
     coords = np.column_stack([np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)])
-    out, _ = _densify_coords(coords, np.zeros(len(coords), dtype=int), max_segment_km)
+    out, _ = densify_coords(coords, np.zeros(len(coords), dtype=int), max_segment_km)
     return out[:, 0], out[:, 1]
 
 
@@ -207,7 +226,7 @@ def densify_geodesic(geoms, *, max_segment_km=10.0):
     lines = geoms[is_line]
     parts, owner = shapely.get_parts(lines, return_index=True)
     coords, coord_part = shapely.get_coordinates(parts, return_index=True)
-    dense, dense_part = _densify_coords(coords, coord_part, max_segment_km)
+    dense, dense_part = densify_coords(coords, coord_part, max_segment_km)
     new_parts = shapely.linestrings(dense, indices=dense_part)
     multi = shapely.get_type_id(lines) == 5
     rebuilt = np.empty(len(lines), dtype=object)
@@ -220,3 +239,46 @@ def densify_geodesic(geoms, *, max_segment_km=10.0):
         rebuilt[multi] = shapely.multilinestrings(new_parts[sel], indices=groups)
     out[is_line] = rebuilt
     return out
+
+
+_SPHERE_KM = 6371.0088  # only to turn a distance into the angle of the along-track step
+
+
+def _along_track_km(d_km, delta_deg):
+    """Signed along-track km of a point ``d_km`` away at ``delta_deg`` off a line's heading (spherical)."""
+    d = np.asarray(d_km) / _SPHERE_KM
+    return _SPHERE_KM * np.arctan2(np.sin(d) * np.cos(np.radians(delta_deg)), np.cos(d))
+
+
+def foot_on_geodesic(p, a, b, *, iterations=4):
+    """Nearest point to each ``p`` on the geodesic segment ``a``-``b`` (WGS84).
+
+    ``p``, ``a``, ``b`` are (n, 2) lon/lat arrays. The foot is found by
+    along-track steps: from a point on the geodesic, the azimuth and
+    distance to ``p`` give (by the spherical right triangle) how far along
+    the foot lies; each step repeats that from the new point on the
+    ellipsoid, so the error shrinks ~300-fold per step (4 steps: below a
+    millimetre). The foot is clamped to the segment's ends. Vectorised: a
+    few ``Geod`` calls for any number of points. Returns ``(fraction along
+    a-b, foot (n, 2), distance km)``.
+    """
+    p, a, b = (np.asarray(x, dtype=float).reshape(-1, 2) for x in (p, a, b))
+    n = len(p)
+    if n == 0:
+        return np.zeros(0), np.zeros((0, 2)), np.zeros(0)
+    az, _, length_m = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    az, length_km = np.asarray(az, dtype=float), np.asarray(length_m, dtype=float) / 1000.0
+    to_p, _, d_m = GEOD.inv(a[:, 0], a[:, 1], p[:, 0], p[:, 1])
+    s = _along_track_km(np.asarray(d_m) / 1000.0, np.asarray(to_p) - az)
+    for _ in range(iterations):  # a fixed number of vectorised steps, never a loop per point
+        s = np.clip(s, 0.0, length_km)
+        x, y, back = GEOD.fwd(a[:, 0], a[:, 1], az, s * 1000.0)
+        heading = np.asarray(back) + 180.0
+        to_p, _, d_m = GEOD.inv(x, y, p[:, 0], p[:, 1])
+        s = s + _along_track_km(np.asarray(d_m) / 1000.0, np.asarray(to_p) - heading)
+    s = np.clip(s, 0.0, length_km)
+    x, y, _ = GEOD.fwd(a[:, 0], a[:, 1], az, s * 1000.0)
+    foot = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+    d = distance_km(p[:, 0], p[:, 1], foot[:, 0], foot[:, 1])
+    f = np.divide(s, length_km, out=np.zeros(n), where=length_km > 0)
+    return f, foot, d

@@ -1,438 +1,284 @@
-"""The connectivity network: a networkx graph of every line layer, and paths across it.
+"""The connectivity networks, by commodity: built once per catalogue from every layer.
 
-Nodes are line vertices (lon/lat rounded to 1e-7 degrees, so features that
-share a vertex meet); edges are segments weighted by geodesic km (WGS84)
-and tagged with ``mode`` (road, rail, gas, power: the ``mode`` property,
-else from ``kind``) and project (layer id + feature id). Snapping: every
-line end is joined to the nearest point of each other line passing within
-``SNAP_MAX_KM`` -- the segment is split there -- by a ``snap`` edge carrying
-its gap in km. Those edges are built once per catalogue; a query with
-``snap_km`` simply ignores snap edges longer than it, so one graph serves
-every snap setting. Proximity uses a cKDTree on unit-sphere xyz, distances
-``Geod.inv``; never degrees. Places and ports attach at query time to the
-nearest node of an allowed mode within ``attach_km``.
+Goods travel by road, rail and sea, gas through pipelines, power through
+lines: **transport** (road, rail, sea), **gas** and **power** are separate
+networks and a path never changes commodity (:mod:`geo.routing` searches
+one commodity at a time). What joins what, every join named and measured:
+
+- **line** edges: consecutive vertices of a line feature (densified along the
+  geodesic by :mod:`geo.topology`), weighted by geodesic km, tagged with the
+  feature's mode (its ``mode`` property, else from ``kind``) and project;
+  line vertices of different modes are different nodes even where they
+  coincide, so a road crossing a railway is no place to change trains;
+- **snap** connectors: each line end joins the nearest point of every other
+  line *of the same mode* passing within :data:`SNAP_MAX_KM` (found on the
+  ellipsoid, :func:`geo.nearest.nearest_per_part`; the other line is split
+  there). Each carries its gap; a query with ``snap_km`` uses exactly the
+  joins of at most ``snap_km``;
+- **transfer** connectors: a point feature of kind port, dry_port, station
+  or border_crossing (:data:`INTERCHANGE_KINDS`, any layer) is an
+  interchange, joined to the nearest point of each road or rail line within
+  its attach radius (:data:`INTERCHANGE_KM`, or the feature's own
+  ``interchange_km`` property, at most 50 km). Changing between road and
+  rail, or from one line to another beyond snapping, happens only there;
+- **sea** legs: between every two ports whose geodesic runs over sea: at
+  most :data:`SEA_LAND_KM` of it, beyond :data:`SEA_COAST_KM` of either
+  port, inside a country polygon (headlands and bays that a straight line
+  cuts; measured on 1 km steps) and none beyond the boundaries layer's
+  extent. A sea leg is the port-to-port geodesic, not a shipping lane: its
+  km are a lower bound, and results keep them apart from the km on mapped
+  lines. Coasts that curve (Chabahar to Bandar Abbas crosses 372 km of
+  Iran) get no leg; a sea-lane layer would be needed there.
+
+Places attach at query time to the exact nearest point of a line of an
+allowed mode (or an interchange) within ``attach_km``: **access**
+connectors, named and counted apart too.
 """
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
-from geo.corridor import bounded_km
-from geo.geodesic import GEOD, as_geometry_array, distance_km, geodesic_length_km
-from geo.places import find_place
-from geo.route_borders import with_borders
-from layers.errors import BadParameter, NoPath
+from geo.countries import OUTSIDE, UNMAPPED, boundaries_for, country_of_points
+from geo.geodesic import as_geometry_array, distance_km, geodesic_length_km
+from geo.nearest import LineIndex, nearest_per_part
+from geo.topology import dense_lines
 
 __all__ = [
-    "MODES",
-    "KIND_MODE",
-    "SNAP_MAX_KM",
-    "DEFAULT_SNAP_KM",
-    "DEFAULT_ATTACH_KM",
-    "Network",
-    "parse_modes",
-    "build_network",
-    "network_for",
-    "attach",
-    "shortest_path",
-    "route",
-    "nearest",
+    "MODES", "LINE_MODES", "COMMODITY", "COMMODITIES", "KIND_MODE", "INTERCHANGE_KINDS", "INTERCHANGE_KM",
+    "MAX_INTERCHANGE_KM", "SNAP_MAX_KM", "DEFAULT_SNAP_KM", "DEFAULT_ATTACH_KM", "MAX_ATTACH_KM", "SEA_COAST_KM",
+    "SEA_LAND_KM",
+    "EDGE_TYPES", "CONNECTOR_TYPES", "Network", "build_network", "network_for",
 ]
 
-MODES = ("road", "rail", "gas", "power")
+MODES = ("road", "rail", "sea", "gas", "power")
+LINE_MODES = ("road", "rail", "gas", "power")
+COMMODITY = {"road": "transport", "rail": "transport", "sea": "transport", "gas": "gas", "power": "power"}
+COMMODITIES = ("transport", "gas", "power")
 KIND_MODE = {"road": "road", "rail": "rail", "gas_pipeline": "gas", "power_line": "power"}
+INTERCHANGE_KINDS = ("port", "dry_port", "station", "border_crossing")
+INTERCHANGE_KM = 5.0
+MAX_INTERCHANGE_KM = 50.0
 SNAP_MAX_KM = 50.0
 DEFAULT_SNAP_KM = 5.0
 DEFAULT_ATTACH_KM = 25.0
 MAX_ATTACH_KM = 200.0
-EARTH_RADIUS_KM = 6371.0088  # mean radius: only for the unit-sphere proximity search, never for measuring
-_BIT = {mode: 1 << i for i, mode in enumerate(MODES)}
-_VERTEX_M = 1.0  # a snap foot this close to a vertex uses the vertex
+SEA_COAST_KM = 15.0
+SEA_LAND_KM = 20.0
+_SEA_STEP_KM = 1.0
+EDGE_TYPES = ("line", "snap", "transfer", "sea", "access")
+CONNECTOR_TYPES = ("snap", "transfer", "access")
+_VERTEX_M = 1.0  # a foot this close to a vertex uses the vertex
 
 
 @dataclass(frozen=True)
 class Network:
-    """The graph plus per-node arrays: ``lonlat`` (n, 2) degrees, ``mask`` (mode bits of incident lines)."""
+    """Nodes, edges and the indexes that attach places, for every commodity at once.
 
-    graph: nx.MultiGraph
+    ``lonlat`` (n, 2) and ``node_mode`` (mode of the node's lines, '' for an
+    interchange) per node. ``edges`` holds parallel arrays ``u, v, km,
+    type`` (index into :data:`EDGE_TYPES`), ``mode`` (index into
+    :data:`MODES`), ``a, b`` (line: project, -1; snap: from and to
+    project; transfer: interchange and project; sea: two interchanges).
+    ``projects`` and ``interchanges`` are lists of dicts; ``lines`` maps
+    each line mode to ``(LineIndex, node of each vertex, project of each
+    vertex)`` for attaching places to the exact nearest point.
+    """
+
     lonlat: np.ndarray
-    mask: np.ndarray
-    projects: dict  # (layer, fid) -> {name, mode, status, reported_length_km}
-    _trees: dict = field(default_factory=dict, repr=False)
+    node_mode: np.ndarray
+    edges: dict
+    projects: list
+    interchanges: list
+    lines: dict
 
-    def tree(self, mask):
-        """(cKDTree over unit-sphere xyz, node ids) of nodes touching a mode in ``mask``."""
-        if mask not in self._trees:
-            ids = np.flatnonzero(self.mask & mask)
-            self._trees[mask] = (cKDTree(_xyz(self.lonlat[ids])) if len(ids) else None, ids)
-        return self._trees[mask]
-
-
-def _xyz(lonlat):
-    lon, lat = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
-    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    def interchange_node(self, layer, fid):
+        """Node of the interchange feature ``layer:fid``, or None."""
+        for item in self.interchanges:
+            if item["layer"] == layer and item["id"] == fid:
+                return item["node"]
+        return None
 
 
-def _lonlat(xyz):
-    xyz = xyz / np.linalg.norm(xyz, axis=1, keepdims=True)
-    return np.column_stack([np.degrees(np.arctan2(xyz[:, 1], xyz[:, 0])), np.degrees(np.arcsin(xyz[:, 2]))])
+def _feature_mode(row):
+    mode = row.get("mode")
+    return mode if mode in LINE_MODES else KIND_MODE.get(row.get("kind"))
 
 
-def _chord(km):
-    return 2.0 * math.sin(min(km / EARTH_RADIUS_KM, math.pi) / 2.0)
-
-
-def parse_modes(value, *, parameter="modes"):
-    """Modes from ``"road,rail"`` or a sequence (None: all); BadParameter names unknown ones."""
-    if value is None:
-        return MODES
-    items = value.split(",") if isinstance(value, str) else list(value)
-    modes = tuple(dict.fromkeys(str(m).strip().lower() for m in items if str(m).strip()))
-    unknown = [m for m in modes if m not in MODES]
-    if unknown or not modes:
-        raise BadParameter(parameter, f"unknown mode {unknown[0]!r}" if unknown else "no mode given",
-                           [m for m in MODES if m not in modes] if unknown else list(MODES))
-    return modes
-
-
-def _line_parts(layers):
-    """Flatten the line features of ``[(layer_id, gdf), ...]``: parts, their tags, project info."""
-    parts, tags, projects = [], [], {}
+def _collect(layers):
+    """Line features with a mode, and interchange points, of ``[(layer_id, gdf), ...]``."""
+    geoms, projects, points = [], [], []
     for layer_id, gdf in layers:
-        geoms = as_geometry_array(gdf)
-        is_line = np.isin(shapely.get_type_id(geoms), (1, 5)) & ~shapely.is_empty(geoms)
-        for i in np.flatnonzero(is_line):
+        g = as_geometry_array(gdf)
+        types = shapely.get_type_id(g)
+        ok = ~shapely.is_empty(g) & ~shapely.is_missing(g)
+        for i in np.flatnonzero(ok & np.isin(types, (1, 5))):  # one per feature
             row = gdf.iloc[i]
-            mode = row.get("mode") if row.get("mode") in MODES else KIND_MODE.get(row.get("kind"))
+            mode = _feature_mode(row)
             if mode is None:
                 continue
-            for part in shapely.get_parts(geoms[i]):
-                if len(part.coords) >= 2:
-                    parts.append(part)
-                    tags.append((layer_id, str(row["id"]), mode))
             rep = pd.to_numeric(row.get("reported_length_km"), errors="coerce")
-            projects[(layer_id, str(row["id"]))] = {
-                "name": row.get("name"), "mode": mode, "status": row.get("status"),
-                "length_km": float(geodesic_length_km(geoms[i:i + 1])[0]),
-                "reported_length_km": float(rep) if pd.notna(rep) else None}
-    return np.array(parts, dtype=object), tags, projects
+            projects.append({"layer": layer_id, "id": str(row["id"]), "name": row.get("name"), "mode": mode,
+                             "status": row.get("status"), "length_km": float(geodesic_length_km(g[i:i + 1])[0]),
+                             "reported_length_km": float(rep) if pd.notna(rep) else None})
+            geoms.append(g[i])
+        for i in np.flatnonzero(ok & (types == 0)):
+            row = gdf.iloc[i]
+            if row.get("kind") not in INTERCHANGE_KINDS:
+                continue
+            radius = pd.to_numeric(row.get("interchange_km"), errors="coerce")
+            radius = float(radius) if pd.notna(radius) and 0 <= radius <= MAX_INTERCHANGE_KM else INTERCHANGE_KM
+            points.append({"layer": layer_id, "id": str(row["id"]), "name": row.get("name"), "kind": row["kind"],
+                           "lon": float(g[i].x), "lat": float(g[i].y), "radius_km": radius})
+    return np.array(geoms, dtype=object), projects, points
 
 
-def _snap_feet(coords, part_of, ends, snap_max_km):
-    """For each line end, the nearest point of every other part within ``snap_max_km``.
+def _augment(coords, part, chain, feet_vertex, feet_fraction, feet_xy):
+    """Insert feet into the dense vertex arrays.
 
-    Returns arrays (end coordinate index, segment start index, t in [0, 1], gap km).
+    Returns the new ``(coords, part, chain)``, the new index of every foot
+    (a foot within a metre of a vertex is that vertex) and the new index of
+    every original vertex.
     """
-    same = part_of[1:] == part_of[:-1]
-    seg = np.flatnonzero(same)
-    xyz = _xyz(coords)
-    a, b = xyz[seg], xyz[seg + 1]
-    half_km = distance_km(coords[seg, 0], coords[seg, 1], coords[seg + 1, 0], coords[seg + 1, 1]).max() / 2
-    tree = cKDTree((a + b) / 2)
-    hits = tree.query_ball_point(xyz[ends], _chord(snap_max_km + half_km) * 1.001)
-    counts = np.fromiter((len(h) for h in hits), dtype=int, count=len(hits))
-    e = np.repeat(ends, counts)
-    s = np.concatenate([np.asarray(h, dtype=int) for h in hits]) if counts.sum() else np.zeros(0, dtype=int)
-    keep = part_of[e] != part_of[seg[s]]
-    e, s = e[keep], s[keep]
-    # nearest point of the chord segment, pushed onto the sphere: a first guess, refined below
-    ab = b[s] - a[s]
-    t = np.clip(np.einsum("ij,ij->i", xyz[e] - a[s], ab) / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-30), 0, 1)
-    foot = _lonlat(a[s] + t[:, None] * ab)
-    gap = distance_km(coords[e, 0], coords[e, 1], foot[:, 0], foot[:, 1])
-    ok = gap <= snap_max_km * 1.01 + 0.1  # the sphere guess is within a fraction of a percent
-    e, s, gap = e[ok], seg[s[ok]], gap[ok]
-    # one foot per (end, other part): the closest
-    order = np.lexsort((gap, part_of[s], e))
-    e, s = e[order], s[order]
-    first = np.r_[True, (e[1:] != e[:-1]) | (part_of[s][1:] != part_of[s][:-1])] if len(e) else np.zeros(0, bool)
-    e, s = e[first], s[first]
-    t, foot, gap = _foot_on_geodesic(coords[e], coords[s], coords[s + 1])
-    ok = gap <= snap_max_km
-    return e[ok], s[ok], t[ok], gap[ok], foot[ok]
-
-
-def _foot_on_geodesic(p, a, b, iterations=40):
-    """Nearest point to each ``p`` on the geodesic segment a-b (ellipsoid), by golden-section search.
-
-    Returns (fraction along a-b, foot lon/lat, distance km); 40 steps narrow
-    the fraction to 4e-9 of the segment.
-    """
-    az, _, length_m = GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
-    az, length_m = np.asarray(az), np.asarray(length_m)
-
-    def dist(f):
-        x, y, _ = GEOD.fwd(a[:, 0], a[:, 1], az, f * length_m)
-        return distance_km(p[:, 0], p[:, 1], x, y)
-
-    ratio = (np.sqrt(5.0) - 1.0) / 2.0
-    lo, hi = np.zeros(len(p)), np.ones(len(p))
-    for _ in range(iterations):  # a fixed number of vectorised steps, not a loop per vertex
-        m1, m2 = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-        left = dist(m1) < dist(m2)
-        hi, lo = np.where(left, m2, hi), np.where(left, lo, m1)
-    f = (lo + hi) / 2
-    for end in (0.0, 1.0):  # the ends themselves may be nearest
-        at_end = dist(np.full(len(p), end)) <= dist(f)
-        f = np.where(at_end, end, f)
-    x, y, _ = GEOD.fwd(a[:, 0], a[:, 1], az, f * length_m)
-    return f, np.column_stack([x, y]), dist(f)
-
-
-def build_network(layers, *, snap_max_km=SNAP_MAX_KM):
-    """Build the :class:`Network` of ``[(layer_id, GeoDataFrame), ...]`` (EPSG:4326 lines).
-
-    Features without a mode (polygons, points, unknown kinds) are skipped.
-    """
-    parts, tags, projects = _line_parts(layers)
-    if not len(parts):
-        return Network(nx.MultiGraph(), np.zeros((0, 2)), np.zeros(0, dtype=int), projects)
-    coords, part_of = shapely.get_coordinates(parts, return_index=True)
-    starts = np.r_[0, np.flatnonzero(np.diff(part_of)) + 1]
-    ends = np.r_[starts, np.r_[starts[1:] - 1, len(coords) - 1]]
-    end_i, seg_i, t, gap, foot = _snap_feet(coords, part_of, ends, snap_max_km)
-    # a foot within a metre of a vertex uses it; others split their segment
-    seg_km = distance_km(coords[seg_i, 0], coords[seg_i, 1], coords[seg_i + 1, 0], coords[seg_i + 1, 1])
-    at_start, at_end = t * seg_km * 1000 <= _VERTEX_M, (1 - t) * seg_km * 1000 <= _VERTEX_M
+    seg_km = np.zeros(len(coords))
+    seg_km[:-1] = np.where(part[1:] == part[:-1], chain[1:] - chain[:-1], 0.0)
+    at_start = feet_fraction * seg_km[feet_vertex] * 1000 <= _VERTEX_M
+    at_end = (1 - feet_fraction) * seg_km[feet_vertex] * 1000 <= _VERTEX_M
     split = ~(at_start | at_end)
-    key = np.r_[np.arange(len(coords), dtype=float), seg_i[split] + t[split]]
-    all_xy = np.r_[coords, foot[split]]
-    all_part = np.r_[part_of, part_of[seg_i[split]]]
+    key = np.r_[np.arange(len(coords), dtype=float), feet_vertex[split] + feet_fraction[split]]
     order = np.argsort(key, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    xy, vpart = all_xy[order], all_part[order]
-    lonlat, node = np.unique(np.round(xy, 7), axis=0, return_inverse=True)
+    new_xy = np.r_[coords, feet_xy[split]][order]
+    new_part = np.r_[part, part[feet_vertex[split]]][order]
+    foot_chain = chain[feet_vertex] + feet_fraction * seg_km[feet_vertex]
+    new_chain = np.r_[chain, foot_chain[split]][order]
+    where = np.where(at_start, rank[feet_vertex], rank[np.minimum(feet_vertex + 1, len(coords) - 1)])
+    where[split] = rank[len(coords) + np.arange(split.sum())]
+    return new_xy, new_part, new_chain, where, rank[:len(coords)]
+
+
+def _sea_pairs(ports, boundaries):
+    """(i, j, km) of port pairs whose geodesic runs over sea (see the module docstring)."""
+    if boundaries is None or len(ports) < 2:
+        return []
+    i, j = np.triu_indices(len(ports), k=1)
+    xy = np.array([[p["lon"], p["lat"]] for p in ports])
+    dense = dense_lines(shapely.linestrings(np.stack([xy[i], xy[j]], axis=1)), step_km=_SEA_STEP_KM)
+    pair = dense.part_owner[dense.part]
+    length = dense.part_length_km[dense.part]
+    inner = (dense.chain_km > SEA_COAST_KM) & (dense.chain_km < length - SEA_COAST_KM)
+    label = np.full(len(dense.coords), OUTSIDE, dtype=object)
+    label[inner] = country_of_points(dense.coords[inner, 0], dense.coords[inner, 1], boundaries)
+    step = np.r_[np.diff(dense.chain_km), 0.0]
+    step[np.r_[dense.part[1:] != dense.part[:-1], True]] = 0.0
+    land_km = np.bincount(pair, weights=step * ~np.isin(label, (OUTSIDE, UNMAPPED)), minlength=len(i))
+    unmapped = np.bincount(pair, weights=label == UNMAPPED, minlength=len(i)) > 0
+    km = distance_km(xy[i, 0], xy[i, 1], xy[j, 0], xy[j, 1])
+    wet = (land_km <= SEA_LAND_KM) & ~unmapped & (km > 0)
+    return [(int(a), int(b), float(k)) for a, b, k in zip(i[wet], j[wet], km[wet])]
+
+
+def build_network(layers, *, boundaries=None, snap_max_km=SNAP_MAX_KM):
+    """Build the :class:`Network` of ``[(layer_id, GeoDataFrame), ...]`` (EPSG:4326).
+
+    Line features with a mode become lines; point features of an
+    interchange kind become interchanges; everything else is skipped.
+    ``boundaries`` (country polygons) decide which port pairs get a sea
+    leg; without them there are none.
+    """
+    geoms, projects, points = _collect(layers)
+    dense = dense_lines(geoms)
+    coords, part, chain = dense.coords, dense.part, dense.chain_km
+    project_of_part = dense.part_owner
+    mode_of_part = np.array([LINE_MODES.index(p["mode"]) for p in projects], dtype=int)[project_of_part] \
+        if len(projects) else np.zeros(0, dtype=int)
+    vmode = mode_of_part[part] if len(part) else np.zeros(0, dtype=int)
+    feet_v, feet_f, feet_xy, feet_edge = [], [], [], []  # edge: (type, from node key, project or interchange)
+    first = np.r_[0, np.flatnonzero(np.diff(part)) + 1] if len(part) else np.zeros(0, dtype=int)
+    ends = np.unique(np.r_[first, np.r_[first[1:] - 1, len(part) - 1]]) if len(part) else first
+    sub = {}
+    for m in range(len(LINE_MODES)):  # one pass per mode
+        members = np.flatnonzero(vmode == m)
+        if not len(members):
+            continue
+        sub[m] = members
+        index = LineIndex(coords[members], part[members], chain[members])
+        mine = ends[vmode[ends] == m]
+        hit = nearest_per_part(index, coords[mine, 0], coords[mine, 1], snap_max_km, skip_part=part[mine])
+        g = members[hit["vertex"]]
+        feet_v.append(g)
+        feet_f.append(hit["fraction"])
+        feet_xy.append(np.column_stack([hit["lon"], hit["lat"]]))
+        feet_edge += [(1, int(mine[q]), int(project_of_part[part[mine[q]]]), float(d), m)
+                      for q, d in zip(hit["query"], hit["distance_km"])]
+        if LINE_MODES[m] in ("road", "rail") and points:
+            xy = np.array([[p["lon"], p["lat"]] for p in points])
+            radius = np.array([p["radius_km"] for p in points])
+            hit = nearest_per_part(index, xy[:, 0], xy[:, 1], radius)
+            feet_v.append(members[hit["vertex"]])
+            feet_f.append(hit["fraction"])
+            feet_xy.append(np.column_stack([hit["lon"], hit["lat"]]))
+            feet_edge += [(2, int(q), -1, float(d), m) for q, d in zip(hit["query"], hit["distance_km"])]
+    fv = np.concatenate(feet_v) if feet_v else np.zeros(0, dtype=int)
+    ff = np.concatenate(feet_f) if feet_f else np.zeros(0)
+    fxy = np.concatenate(feet_xy) if feet_xy else np.zeros((0, 2))
+    coords, part, chain, foot_at, moved = _augment(coords, part, chain, fv, ff, fxy)
+    vmode = mode_of_part[part] if len(part) else np.zeros(0, dtype=int)
+    keys = np.column_stack([vmode, np.round(coords, 7)]) if len(coords) else np.zeros((0, 3))
+    uniq, node = np.unique(keys, axis=0, return_inverse=True)
     node = node.ravel()
-    target = np.where(at_start, seg_i, np.where(at_end, seg_i + 1, -1))
-    target_node = np.where(split, node[rank[len(coords) + np.cumsum(split) - 1]], node[rank[np.maximum(target, 0)]])
-    # line edges between consecutive vertices of a part
-    same = vpart[1:] == vpart[:-1]
+    n_line_nodes = len(uniq)
+    lonlat = np.r_[uniq[:, 1:], np.array([[p["lon"], p["lat"]] for p in points]).reshape(-1, 2)]
+    node_mode = np.r_[np.array([LINE_MODES[int(m)] for m in uniq[:, 0]], dtype=object),
+                      np.full(len(points), "", dtype=object)]
+    for k, p in enumerate(points):
+        p["node"] = n_line_nodes + k
+    interchanges = points
+    # line edges
+    same = part[1:] == part[:-1]
     u, v = node[:-1][same], node[1:][same]
-    km = distance_km(xy[:-1][same, 0], xy[:-1][same, 1], xy[1:][same, 0], xy[1:][same, 1])
-    tag_of = np.asarray(tags, dtype=object)[vpart[:-1][same]]
-    bits = np.array([_BIT[m] for _, _, m in tags])
-    mask = np.zeros(len(lonlat), dtype=int)
-    edge_bits = bits[vpart[:-1][same]]
-    np.bitwise_or.at(mask, u, edge_bits)
-    np.bitwise_or.at(mask, v, edge_bits)
-    graph = nx.MultiGraph()
-    graph.add_nodes_from(range(len(lonlat)))
-    graph.add_edges_from(
-        (a, b, {"km": k, "mask": int(m), "gap_km": 0.0, "layer": tg[0], "fid": tg[1], "mode": tg[2]})
-        for a, b, k, m, tg in zip(u.tolist(), v.tolist(), km.tolist(), edge_bits.tolist(), tag_of) if a != b)
-    src = node[rank[end_i]]
-    snap_bits = bits[part_of[end_i]] | bits[part_of[seg_i]]
-    graph.add_edges_from(
-        (a, b, {"km": g, "mask": int(m), "gap_km": g, "layer": None, "fid": None, "mode": "snap"})
-        for a, b, g, m in zip(src.tolist(), target_node.tolist(), gap.tolist(), snap_bits.tolist()) if a != b)
-    return Network(graph, lonlat, mask, projects)
+    km = (chain[1:] - chain[:-1])[same]
+    proj = project_of_part[part[:-1][same]]
+    emode = np.array([MODES.index(LINE_MODES[m]) for m in vmode[:-1][same]], dtype=int)
+    edges = [(u, v, km, np.zeros(len(u), dtype=int), emode, proj, np.full(len(u), -1))]
+    # snap and transfer connectors, to the nodes the feet became
+    if feet_edge:
+        kinds = np.array([e[0] for e in feet_edge])
+        src = np.array([e[1] for e in feet_edge])
+        gap = np.array([e[3] for e in feet_edge])
+        fmode = np.array([MODES.index(LINE_MODES[e[4]]) for e in feet_edge])
+        target = node[foot_at]
+        to_project = project_of_part[part[foot_at]]
+        snap = kinds == 1
+        edges.append((node[moved[src[snap]]], target[snap], gap[snap], np.ones(snap.sum(), dtype=int),
+                      fmode[snap], np.array([e[2] for e in feet_edge])[snap], to_project[snap]))
+        tr = kinds == 2
+        edges.append((n_line_nodes + src[tr], target[tr], gap[tr], np.full(tr.sum(), 2), fmode[tr], src[tr],
+                      to_project[tr]))
+    ports = [k for k, p in enumerate(points) if p["kind"] == "port"]
+    sea = _sea_pairs([points[k] for k in ports], boundaries)
+    if sea:
+        a = np.array([ports[s[0]] for s in sea])
+        b = np.array([ports[s[1]] for s in sea])
+        edges.append((n_line_nodes + a, n_line_nodes + b, np.array([s[2] for s in sea]), np.full(len(sea), 3),
+                      np.full(len(sea), MODES.index("sea")), a, b))
+    cols = [np.concatenate([np.asarray(e[c]) for e in edges]) for c in range(7)]
+    keep = cols[0] != cols[1]
+    arrays = dict(zip(("u", "v", "km", "type", "mode", "a", "b"), (c[keep] for c in cols)))
+    arrays["u"], arrays["v"] = arrays["u"].astype(int), arrays["v"].astype(int)
+    lines = {}
+    for m in range(len(LINE_MODES)):
+        members = np.flatnonzero(vmode == m)
+        if len(members):
+            lines[LINE_MODES[m]] = (LineIndex(coords[members], part[members], chain[members]), node[members],
+                                    project_of_part[part[members]])
+    return Network(lonlat, node_mode, arrays, projects, interchanges, lines)
 
 
 def network_for(catalog):
-    """The catalogue's network, built once (memoised in the catalogue) from every line layer."""
-    return catalog.memo("geo.network", lambda: build_network([(layer.id, layer.gdf) for layer in catalog]))
-
-
-def _weight(mask, snap_km):
-    """Edge weight (km) over allowed alternatives; None hides the edge from Dijkstra."""
-
-    def weight(u, v, alternatives):
-        best = None
-        for attrs in alternatives.values():
-            if attrs["mask"] & ~mask == 0 and attrs["gap_km"] <= snap_km and (best is None or attrs["km"] < best):
-                best = attrs["km"]
-        return best
-
-    return weight
-
-
-def _mode_mask(modes):
-    return sum(_BIT[m] for m in modes)
-
-
-def attach(network, lon, lat, *, modes=MODES, attach_km=DEFAULT_ATTACH_KM):
-    """Nearest node (id, gap km) of an allowed mode to each lon/lat; node -1 when beyond ``attach_km``.
-
-    Returns ``(node ids, gap_km)`` arrays; the gap is geodesic and always reported.
-    """
-    lon, lat = np.atleast_1d(np.asarray(lon, dtype=float)), np.atleast_1d(np.asarray(lat, dtype=float))
-    tree, ids = network.tree(_mode_mask(modes))
-    if tree is None:
-        return np.full(len(lon), -1), np.full(len(lon), np.inf)
-    k = min(8, len(ids))  # chord order ~ geodesic order; re-rank the few nearest exactly
-    _, cand = tree.query(_xyz(np.column_stack([lon, lat])), k=k)
-    cand = ids[np.asarray(cand).reshape(len(lon), k)]
-    d = distance_km(lon[:, None], lat[:, None], network.lonlat[cand, 0], network.lonlat[cand, 1])
-    best = np.argmin(d, axis=1)
-    node, gap = cand[np.arange(len(lon)), best], d[np.arange(len(lon)), best]
-    return np.where(gap <= attach_km, node, -1), gap
-
-
-def _options(modes, snap_km, attach_km):
-    modes = parse_modes(modes)
-    snap = bounded_km(snap_km, "snap_km", low=0.0, high=SNAP_MAX_KM, low_inclusive=True)
-    reach = bounded_km(attach_km, "attach_km", low=0.0, high=MAX_ATTACH_KM, low_inclusive=True)
-    return modes, snap, reach
-
-
-def _attach_place(network, place, modes, attach_km, which):
-    node, gap = attach(network, place.lon, place.lat, modes=modes, attach_km=attach_km)
-    if node[0] < 0:
-        near = "it has no nodes" if not np.isfinite(gap[0]) else f"its nearest node is {gap[0]:.1f} km away"
-        raise NoPath(f"{which} {place.name!r} is not within {attach_km:g} km of the {'/'.join(modes)} network "
-                     f"({near}); choose other modes, a larger attach_km or another place")
-    return int(node[0]), float(gap[0])
-
-
-def _no_path(network, weight, s, start, end, modes, snap):
-    reach = nx.single_source_dijkstra_path_length(network.graph, s, weight=weight)
-    ids = np.fromiter(reach, dtype=int, count=len(reach))
-    d = distance_km(end.lon, end.lat, network.lonlat[ids, 0], network.lonlat[ids, 1])
-    j = int(np.argmin(d))
-    lon, lat = network.lonlat[ids[j]]
-    return NoPath(f"no path from {start.name!r} to {end.name!r} over modes {', '.join(modes)} (snap_km "
-                  f"{snap:g}): the network reachable from {start.name!r} ({len(ids)} nodes) comes no closer than "
-                  f"{d[j]:.1f} km to {end.name!r} (at {lat:.4f}N {lon:.4f}E); try more modes or a larger snap_km")
-
-
-def _leg(seq, network, nodes, edge, km, from_km):
-    line = edge["mode"] not in ("snap", "access")
-    info = network.projects.get((edge["layer"], edge["fid"]), {}) if line else {}
-    coords = np.round(network.lonlat[nodes] if nodes is not None else edge["coords"], 6).tolist()
-    return {"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords}, "properties": {
-        "seq": seq, "mode": edge["mode"], "layer": edge["layer"], "feature": edge["fid"],
-        "project": f"{edge['layer']}:{edge['fid']}" if line else None, "name": info.get("name"),
-        "status": info.get("status"), "reported_length_km": info.get("reported_length_km"),
-        "reported_share_km": _share(info, km), "km": round(km, 3), "from_km": round(from_km, 3),
-        "to_km": round(from_km + km, 3)}}
-
-
-def _share(info, km):
-    """The leg's km scaled to the project's reported length (reported x leg km / measured km)."""
-    rep, length = info.get("reported_length_km"), info.get("length_km")
-    return round(rep * km / length, 3) if rep is not None and length else None
-
-
-def _path_collection(network, nodes, weight_mask, snap, start, end, s_gap, t_gap):
-    graph = network.graph
-    chosen, prev = [], None
-    for u, v in zip(nodes[:-1], nodes[1:]):  # one step per path edge; ties stay on the same project
-        allowed = [a for a in graph[u][v].values() if a["mask"] & ~weight_mask == 0 and a["gap_km"] <= snap]
-        prev = min(allowed, key=lambda a: (round(a["km"], 6), prev is None or a["fid"] != prev["fid"]
-                                           or a["layer"] != prev["layer"]))
-        chosen.append(prev)
-    legs, pos = [], 0.0
-    if s_gap * 1000 > _VERTEX_M:
-        access = {"mode": "access", "layer": None, "fid": None, "coords": [[start.lon, start.lat],
-                                                                            network.lonlat[nodes[0]].tolist()]}
-        legs.append(_leg(1, network, None, access, s_gap, pos))
-        pos += s_gap
-    i = 0
-    while i < len(chosen):  # one step per path edge, merging runs of the same project
-        j = i
-        while j + 1 < len(chosen) and (chosen[j + 1]["layer"], chosen[j + 1]["fid"], chosen[j + 1]["mode"]) == (
-                chosen[i]["layer"], chosen[i]["fid"], chosen[i]["mode"]):
-            j += 1
-        km = sum(e["km"] for e in chosen[i:j + 1])
-        legs.append(_leg(len(legs) + 1, network, nodes[i:j + 2], chosen[i], km, pos))
-        pos += km
-        i = j + 1
-    if t_gap * 1000 > _VERTEX_M:
-        access = {"mode": "access", "layer": None, "fid": None, "coords": [network.lonlat[nodes[-1]].tolist(),
-                                                                            [end.lon, end.lat]]}
-        legs.append(_leg(len(legs) + 1, network, None, access, t_gap, pos))
-        pos += t_gap
-    by_mode, projects = {}, {}
-    for leg in legs:
-        p = leg["properties"]
-        by_mode[p["mode"]] = round(by_mode.get(p["mode"], 0.0) + p["km"], 3)
-        if p["project"]:
-            entry = projects.setdefault(p["project"], {"project": p["project"], "name": p["name"], "mode": p["mode"],
-                                                       "km": 0.0, "reported_length_km": p["reported_length_km"]})
-            entry["km"] = round(entry["km"] + p["km"], 3)
-    shares = [leg["properties"]["reported_share_km"] for leg in legs if leg["properties"]["project"]]
-    return {"type": "FeatureCollection", "features": legs, "totals": {
-        "from": start.to_dict(), "to": end.to_dict(), "total_km": round(pos, 3),
-        "network_km": round(sum(v for k, v in by_mode.items() if k in MODES), 3),
-        "snap_km": by_mode.get("snap", 0.0), "access_km": by_mode.get("access", 0.0), "by_mode_km": by_mode,
-        "legs": len(legs), "projects": list(projects.values()),
-        "reported_equivalent_km": round(sum(shares), 3) if shares and None not in shares else None}}
-
-
-def shortest_path(network, start, end, *, modes=None, snap_km=DEFAULT_SNAP_KM, attach_km=DEFAULT_ATTACH_KM):
-    """Shortest path (geodesic km) between two places over ``modes``, as a GeoJSON FeatureCollection dict.
-
-    ``start``/``end`` have ``name, lon, lat`` (see :class:`geo.places.Place`).
-    Features are legs -- consecutive edges of one project merged -- with
-    ``mode, project, name, km, from_km, to_km``; ``access`` legs join a place
-    to its network node, ``snap`` legs cross a snapping gap. ``totals``
-    holds km overall, by mode and per project. Raises NoPath (naming the
-    modes and how close the reachable network comes) or BadParameter.
-    """
-    modes, snap, reach = _options(modes, snap_km, attach_km)
-    s, s_gap = _attach_place(network, start, modes, reach, "start")
-    t, t_gap = _attach_place(network, end, modes, reach, "end")
-    mask = _mode_mask(modes)
-    weight = _weight(mask, snap)
-    try:
-        _, nodes = nx.bidirectional_dijkstra(network.graph, s, t, weight=weight)
-    except nx.NetworkXNoPath:
-        raise _no_path(network, weight, s, start, end, modes, snap) from None
-    result = _path_collection(network, nodes, mask, snap, start, end, s_gap, t_gap)
-    result["totals"].update({"modes": list(modes), "snap_km_setting": snap, "attach_km": reach})
-    return result
-
-
-def route(catalog, from_text, to_text, *, modes=None, snap_km=DEFAULT_SNAP_KM, attach_km=DEFAULT_ATTACH_KM):
-    """:func:`shortest_path` between two place texts (names, ``lat,lon`` or ``layer:fid``) of the catalogue,
-    with the countries crossed and the border crossings used (:func:`geo.route_borders.with_borders`)."""
-    options = _options(modes, snap_km, attach_km)
-    start = find_place(catalog, from_text, parameter="from")
-    end = find_place(catalog, to_text, parameter="to")
-    return with_borders(catalog, shortest_path(network_for(catalog), start, end, modes=options[0],
-                                               snap_km=options[1], attach_km=options[2]))
-
-
-def nearest(catalog, place, *, layer="ports", modes=("road", "rail"), snap_km=DEFAULT_SNAP_KM,
-            attach_km=DEFAULT_ATTACH_KM, limit=5):
-    """Nearest point features of ``layer`` to a place, by geodesic km and by network km over ``modes``.
-
-    ``place`` is a :class:`geo.places.Place` or a place text. Returns a dict
-    with ``by_geodesic`` and ``by_network`` (each the ``limit`` nearest:
-    id, name, lon, lat, geodesic_km, network_km); ``network_note`` says why
-    network distances are missing, if they are.
-    """
-    modes, snap, reach = _options(modes, snap_km, attach_km)
-    limit = int(bounded_km(limit, "limit", low=1, high=100, low_inclusive=True))
-    place = find_place(catalog, place) if isinstance(place, str) else place
-    gdf = catalog.layer(layer).gdf
-    gdf = gdf[gdf.geom_type == "Point"]
-    if gdf.empty:
-        raise BadParameter("layer", f"layer {layer!r} has no point features")
-    xs, ys = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
-    geodesic = distance_km(place.lon, place.lat, xs, ys)
-    network_km, note = np.full(len(xs), np.nan), None
-    network = network_for(catalog)
-    try:
-        s, s_gap = _attach_place(network, place, modes, reach, "place")
-        dist = nx.single_source_dijkstra_path_length(network.graph, s, weight=_weight(_mode_mask(modes), snap))
-        nodes, gaps = attach(network, xs, ys, modes=modes, attach_km=reach)
-        to_node = np.array([dist.get(int(n), np.nan) if n >= 0 else np.nan for n in nodes])
-        network_km = s_gap + to_node + gaps
-    except NoPath as exc:
-        note = str(exc)
-    rows = [{"id": fid, "name": name, "lon": round(float(x), 6), "lat": round(float(y), 6),
-             "geodesic_km": round(float(g), 3), "network_km": None if np.isnan(n) else round(float(n), 3)}
-            for fid, name, x, y, g, n in zip(gdf["id"], gdf["name"], xs, ys, geodesic, network_km)]
-    by_net = sorted((r for r in rows if r["network_km"] is not None), key=lambda r: r["network_km"])
-    if not by_net and note is None:
-        note = f"no {layer} feature is reachable over {', '.join(modes)} within attach_km {reach:g}"
-    return {"from": place.to_dict(), "layer": layer, "modes": list(modes), "snap_km": snap, "attach_km": reach,
-            "by_geodesic": sorted(rows, key=lambda r: r["geodesic_km"])[:limit], "by_network": by_net[:limit],
-            "network_note": note}
+    """The catalogue's network, built once (memoised in the catalogue) from every layer."""
+    return catalog.memo("geo.network", lambda: build_network(
+        [(layer.id, layer.gdf) for layer in catalog], boundaries=boundaries_for(catalog)))

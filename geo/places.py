@@ -20,9 +20,9 @@ import numpy as np
 import shapely
 
 from geo.geodesic import distance_km
-from layers.catalog import DATA_DIR
 from layers.errors import BadParameter
 from layers.importers.common import ISO3_BY_ISO2
+from layers.importers.gazetteer import GAZETTEER_CSV as REGION_GAZETTEER_CSV
 from layers.importers.gazetteer import load_corrections, load_gazetteer, normalise_name, suggest
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 # the extended region's cut (issue 11: Moscow to the Arabian Sea); a superset of the old 44-90E, 20-50N cut
-GAZETTEER_CSV = DATA_DIR / "raw" / "geonames_cities1000_extended.csv"
+GAZETTEER_CSV = REGION_GAZETTEER_CSV.with_name("geonames_cities1000_extended.csv")
 PLACE_LAYERS = ("ports", "energy_projects", "border_crossings")
 # English names GeoNames files under another primary name: the [[alias]] entries of the one gazetteer
 # corrections file (data/raw/gazetteer_corrections.toml), e.g. "Kashgar" -> "Kashi", CN.
@@ -96,7 +96,7 @@ def gazetteer(catalog, *, csv_path=GAZETTEER_CSV):
         gaz["key"] = gaz["name"].map(normalise_name)
         return gaz
 
-    return catalog.memo(("geo.places.gazetteer", str(csv_path)), load)
+    return catalog.memo(("geo.places.gazetteer", str(csv_path)), load, layers=())  # a file, not a layer
 
 
 def places_gdf(catalog, *, csv_path=GAZETTEER_CSV):
@@ -117,7 +117,7 @@ def places_gdf(catalog, *, csv_path=GAZETTEER_CSV):
             "admin1": gaz["admin1"].to_numpy(dtype=object),
         }, geometry=shapely.points(gaz["lon"].to_numpy(), gaz["lat"].to_numpy()), crs="EPSG:4326")
 
-    return catalog.memo(("geo.places.gdf", str(csv_path)), build)
+    return catalog.memo(("geo.places.gdf", str(csv_path)), build, layers=())
 
 
 def _split_qualifiers(text):

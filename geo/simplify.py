@@ -1,28 +1,45 @@
-"""Display geometry: simplified and quantised per zoom band, for maps only.
+"""Display geometry: simplified and quantised per zoom band, for maps only, within half a pixel.
 
-A web map at zoom ``z`` (256-pixel Web Mercator tiles) shows
-``360 / (256 * 2**z)`` degrees of longitude per pixel, and
-``cos(latitude)`` times that of latitude. Vertices closer together than
-half a pixel cannot be seen, so each geometry is simplified with a
-tolerance of **half a pixel at its most poleward latitude**, in degrees,
-and coordinates are rounded to the decimals that keep the rounding error
-under half a pixel. Together a drawn line moves less than one pixel at
-the top zoom of its band, and half as much one zoom level out.
+A web map at zoom ``z`` draws lon/lat through Web Mercator onto
+``256 * 2**z`` pixels around the world, with straight lines between the
+projected vertices. So geometry is simplified **in that pixel plane**, at
+the band's most detailed zoom, and the stated tolerance is what is drawn:
 
-Zoom bands (:data:`ZOOM_BANDS`; the tolerance comes from the band's top zoom)::
+    no drawn point moves more than :data:`geo.pixels.TOLERANCE_PX` (half a
+    pixel) from the full geometry, simplification and coordinate rounding
+    together, at the band's top zoom (and half as far one zoom level out).
 
-    band  zooms   scale of view          tolerance at 30°N   decimals
-    0     0-4     continent / region     0.0381°  (~4.2 km)  2
-    1     5-6     country group          0.0095°  (~1.1 km)  2
-    2     7-8     country                0.0024°  (~260 m)   3
-    3     9-10    province               0.0006°  (~66 m)    3
-    4     11-12   district               0.00015° (~16 m)    4
+Coordinates are rounded to the fewest decimals whose rounding moves a vertex
+at most :data:`geo.pixels.ROUNDING_PX` at the layer's poleward latitude
+(:func:`geo.pixels.quantise_decimals`); simplification gets the rest.
+
+- Lines (``shapely.simplify``, topology-preserving Douglas-Peucker, whose
+  drawn error is at most its tolerance) keep every **junction**: where a
+  part's end lies on another part (that point is added to the other part),
+  and where parts that share vertices meet or part (the ends of a shared
+  run; along it both parts simplify the same chain alike), no vertex is
+  removed, so junctions stay closed. A part that would meet another more
+  than a pixel from anything the full lines share is simplified again at
+  half its tolerance, then rounded to more decimals (lines closer than a
+  grid step), then left unsimplified: **no new crossings**
+  (:mod:`geo.simplify_lines`).
+- Polygon coverages (country boundaries sharing edges) are simplified edge
+  by edge: every border and coastline between junctions once, as a line
+  (the same Douglas-Peucker, junctions, crossings), then the faces are
+  polygonized and returned to their polygons, so neighbours keep one
+  common edge and no gaps or overlaps open. (``shapely.coverage_simplify``
+  is Visvalingam-Whyatt, which bounds areas, not distances: it drew borders
+  up to 134 px off at zoom 12.) Other polygons: topology-preserving DP.
+
+Zoom bands (:data:`ZOOM_BANDS`)::
+
+    band  zooms   scale of view          half a pixel at 30°N
+    0     0-4     continent / region     ~4.2 km
+    1     5-6     country group          ~1.1 km
+    2     7-8     country                ~260 m
+    3     9-10    province               ~66 m
+    4     11-12   district               ~16 m
     5     13+     full geometry, 6 decimals (no simplification)
-
-Topology is kept: polygon coverages (country boundaries sharing edges)
-use ``shapely.coverage_simplify`` so neighbours keep one common edge and no
-gaps or overlaps open (quantisation takes one more decimal where the band's
-would open a sliver); lines use ``shapely.simplify(preserve_topology=True)``.
 
 These geometries are for display only. Statistics are never computed on
 them: every length and area in ``geo`` is measured on the layer's full
@@ -30,41 +47,33 @@ geometry (``layer.gdf``). The returned frame carries
 ``attrs["display_only"] = True`` to say so.
 """
 
-import math
-
 import geopandas as gpd
 import numpy as np
 import shapely
 
+from geo.pixels import (
+    FULL_DECIMALS,
+    MAX_ZOOM,
+    TOLERANCE_PX,
+    check_zoom,
+    pixel_degrees,
+    quantise_decimals,
+    rounding_px,
+    to_lonlat,
+    to_px,
+    tolerance_degrees,
+)
+from geo.simplify_lines import simplified_parts
 from layers.errors import BadParameter
 
-__all__ = [
-    "ZOOM_BANDS",
-    "FULL_BAND",
-    "MAX_ZOOM",
-    "zoom_band",
-    "band_zoom",
-    "pixel_degrees",
-    "tolerance_degrees",
-    "quantise_decimals",
-    "display_geometries",
-    "cached_display",
-]
+# The pixel helpers live in geo.pixels; MAX_ZOOM, pixel_degrees, tolerance_degrees and quantise_decimals are
+# re-exported because this module offered them before the split.
+__all__ = ["ZOOM_BANDS", "FULL_BAND", "MAX_ZOOM", "zoom_band", "band_zoom", "pixel_degrees", "tolerance_degrees",
+           "quantise_decimals", "display_geometries", "cached_display"]
 
 # (first zoom, last zoom) of each band; the last band is full geometry.
-ZOOM_BANDS = ((0, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 22))
+ZOOM_BANDS = ((0, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, MAX_ZOOM))
 FULL_BAND = len(ZOOM_BANDS) - 1
-MAX_ZOOM = ZOOM_BANDS[-1][1]
-TILE_PIXELS = 256
-# Beyond ~85° Web Mercator has no map; cap so cos(lat) never reaches 0.
-_MAX_LAT = 85.0
-FULL_DECIMALS = 6
-
-
-def _check_zoom(zoom):
-    if isinstance(zoom, bool) or not isinstance(zoom, (int, np.integer)) or not 0 <= zoom <= MAX_ZOOM:
-        raise BadParameter("zoom", f"{zoom!r} must be a whole number from 0 to {MAX_ZOOM}")
-    return int(zoom)
 
 
 def zoom_band(zoom):
@@ -73,89 +82,131 @@ def zoom_band(zoom):
     >>> [zoom_band(z) for z in (0, 4, 5, 9, 12, 13, 18)]
     [0, 0, 1, 3, 4, 5, 5]
     """
-    zoom = _check_zoom(zoom)
+    zoom = check_zoom(zoom)
     return next(i for i, (lo, hi) in enumerate(ZOOM_BANDS) if lo <= zoom <= hi)
 
 
 def band_zoom(band):
-    """The zoom whose pixel size sets a band's tolerance: the band's most detailed zoom."""
+    """The zoom whose pixels set a band's tolerance: the band's most detailed zoom."""
     if isinstance(band, bool) or not isinstance(band, (int, np.integer)) or not 0 <= band <= FULL_BAND:
         raise BadParameter("zoom_band", f"{band!r} must be a whole number from 0 to {FULL_BAND}")
     return ZOOM_BANDS[int(band)][1]
-
-
-def pixel_degrees(zoom, lat=0.0):
-    """Degrees of latitude one screen pixel spans at ``zoom`` and latitude ``lat`` (deg).
-
-    At the equator this is also the longitude span; poleward it shrinks
-    with ``cos(lat)``. Broadcasts over ``lat``.
-
-    >>> round(float(pixel_degrees(0)), 6)
-    1.40625
-    """
-    lat = np.minimum(np.abs(np.asarray(lat, dtype=float)), _MAX_LAT)
-    return 360.0 / (TILE_PIXELS * 2.0 ** zoom) * np.cos(np.radians(lat))
-
-
-def tolerance_degrees(zoom, lat=0.0):
-    """Simplification tolerance (degrees): half a screen pixel at ``zoom``, ``lat``."""
-    return 0.5 * pixel_degrees(zoom, lat)
-
-
-def quantise_decimals(zoom):
-    """Decimals to round coordinates to at ``zoom``.
-
-    The grid step ``10**-d`` is at most one pixel of longitude, so the
-    rounding error is at most half a pixel; 6 decimals (~0.1 m) at most.
-
-    >>> [quantise_decimals(z) for z in (0, 4, 6, 8, 10, 12, 22)]
-    [1, 2, 2, 3, 3, 4, 6]
-    """
-    zoom = _check_zoom(zoom)
-    per_degree = TILE_PIXELS * 2.0 ** zoom / 360.0
-    return int(min(FULL_DECIMALS, max(1, math.ceil(math.log10(per_degree)))))
 
 
 def _poleward_lat(geoms):
     bounds = shapely.bounds(geoms)
     with np.errstate(invalid="ignore"):
         lat = np.fmax(np.abs(bounds[:, 1]), np.abs(bounds[:, 3]))
-    return np.nan_to_num(lat, nan=0.0)
+    return float(np.nanmax(np.nan_to_num(lat, nan=0.0), initial=0.0))
 
 
-def _quantise(geoms, decimals, *, keep_valid):
-    """Round coordinates to ``decimals``; where that would collapse a geometry, keep it unrounded."""
-    grid = 10.0 ** -decimals
-    mode = "valid_output" if keep_valid else "pointwise"
-    out = shapely.set_precision(geoms, grid, mode=mode)
-    if not keep_valid:
-        out = shapely.remove_repeated_points(out, 0.0)
-    # a tiny feature rounding to nothing (or one point) must still be drawable and clickable
+def _dedupe(geoms):
+    """Repeated consecutive vertices removed; a ring that would fall below 4 points is left as it is."""
+    try:
+        return shapely.remove_repeated_points(geoms, 0.0)
+    except shapely.errors.GEOSException:  # one collapsing ring fails the whole array: go one by one
+        out = geoms.copy()
+        for i, g in enumerate(geoms):
+            try:
+                out[i] = shapely.remove_repeated_points(g, 0.0)
+            except shapely.errors.GEOSException:
+                pass
+        return out
+
+
+def _round(geoms, decimals):
+    """Each vertex rounded to ``decimals`` (shared vertices stay shared); where that collapses a geometry, unrounded."""
+    out = _dedupe(shapely.set_precision(geoms, 10.0 ** -decimals, mode="pointwise"))
     collapsed = ~shapely.is_valid(out) | (shapely.is_empty(out) & ~shapely.is_empty(geoms))
     out[collapsed] = geoms[collapsed]
     return out
 
 
-def _simplify_polygons(polys, zoom, decimals):
-    """Polygons simplified as one coverage when they form one, then quantised.
+def _regroup(parts, owner, geoms):
+    """Parts back into geometries of the input's types (LineString / MultiLineString, Polygon / MultiPolygon)."""
+    out = np.empty(len(geoms), dtype=object)
+    multi = np.isin(shapely.get_type_id(geoms), (5, 6))
+    single = ~multi
+    out[single] = parts[np.searchsorted(owner, np.flatnonzero(single))]
+    if multi.any():
+        sel = np.isin(owner, np.flatnonzero(multi))
+        groups = np.unique(owner[sel], return_inverse=True)[1]
+        make = shapely.multilinestrings if shapely.get_type_id(parts[0]) == 1 else shapely.multipolygons
+        out[multi] = make(parts[sel], indices=groups)
+    return out
 
-    Rounding each polygon to the grid can open slivers between neighbours
-    where two of its edges run closer than a grid step; one more decimal
-    at a time is tried until the coverage stays gap- and overlap-free.
+
+def _simplify_lines(geoms, zoom, decimals, lat):
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    shown = simplified_parts(parts, zoom, decimals, lat)
+    return _regroup(shown, owner, geoms)
+
+
+def _simplify_coverage(polys, zoom, decimals, lat):
+    """A polygon coverage simplified edge by edge: every border once, as a line, then the faces rebuilt.
+
+    Each shared border and coastline between junctions is simplified like a
+    line (Douglas-Peucker in pixels, junctions kept, no new crossings), so
+    neighbours keep one common edge and the drawn error stays within the
+    tolerance; the faces are polygonized and each given back to the polygon
+    that covers most of it (a face no polygon mostly covers is a gap: water);
+    an island that leaves no face is kept as it is, unless that would overlap
+    a simplified neighbour (it is then smaller than a pixel: left out). None
+    when the result is not a valid coverage.
     """
-    # one tolerance for the whole set, so shared edges simplify identically
-    lat = float(_poleward_lat(polys).max())
-    tol = float(tolerance_degrees(zoom, lat))
-    is_coverage = bool(shapely.coverage_is_valid(polys))
-    if is_coverage:
-        simple = shapely.coverage_simplify(polys, tol)
-    else:  # overlapping polygons (e.g. buffers): simplify each on its own
-        simple = shapely.simplify(polys, tol, preserve_topology=True)
-    for digits in range(decimals, FULL_DECIMALS + 1):
-        rounded = _quantise(simple, digits, keep_valid=True)
-        if not is_coverage or shapely.coverage_is_valid(rounded):
-            return rounded
-    return simple
+    edges = shapely.get_parts(shapely.line_merge(shapely.union_all(shapely.boundary(polys))))
+    shown = simplified_parts(edges, zoom, decimals, lat, exact_meetings=True)
+    faces = shapely.get_parts(shapely.polygonize(shown))
+    face_i, poly_i = shapely.STRtree(polys).query(faces, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(faces[face_i], polys[poly_i]))
+    order = np.lexsort((-overlap, face_i))
+    first = order[np.r_[True, face_i[order][1:] != face_i[order][:-1]]] if len(order) else order
+    first = first[overlap[first] > 0.5 * shapely.area(faces[face_i[first]])]  # gaps (the Caspian) belong to none
+    owner, face = poly_i[first], faces[face_i[first]]
+    # an island smaller than a pixel may leave no face: it shares no edge, so it comes back as it is
+    parts, part_owner = shapely.get_parts(polys, return_index=True)
+    hit_part, hit_face = shapely.STRtree(face).query(parts, predicate="intersects")
+    found = np.zeros(len(parts), dtype=bool)
+    found[hit_part[part_owner[hit_part] == owner[hit_face]]] = True
+    out = _faces_to_polygons(polys, face, owner)
+    if (~found).any():
+        islands = _round(parts[~found], decimals)
+        with_islands = _faces_to_polygons(polys, np.r_[face, islands], np.r_[owner, part_owner[~found]])
+        if shapely.coverage_is_valid(with_islands):
+            out = with_islands
+        else:  # one overlaps a simplified neighbour: keep those that touch no invalid edge
+            bad = shapely.union_all(shapely.coverage_invalid_edges(with_islands))
+            keep = ~shapely.intersects(islands, bad)
+            out = _faces_to_polygons(polys, np.r_[face, islands[keep]], np.r_[owner, part_owner[~found][keep]])
+    valid = shapely.is_valid(out).all() and shapely.coverage_is_valid(out)
+    return out if valid else None
+
+
+def _faces_to_polygons(polys, face, owner):
+    """Each polygon as the union of its faces (touching faces of one polygon dissolved)."""
+    order = np.argsort(owner, kind="stable")
+    out = _regroup(face[order], owner[order], polys)
+    for i in np.flatnonzero(~shapely.is_valid(out)):  # its own faces touch along an edge: dissolve them
+        merged = shapely.coverage_union_all(shapely.get_parts(out[i]))
+        out[i] = shapely.multipolygons(shapely.get_parts(merged)) if shapely.get_type_id(polys[i]) == 6 else merged
+    return out
+
+
+def _simplify_polygons(polys, zoom, decimals, lat):
+    """Polygons simplified in pixel space, as one coverage when they form one, within the tolerance."""
+    if shapely.coverage_is_valid(polys):
+        out = _simplify_coverage(polys, zoom, decimals, lat)
+        if out is not None:
+            return out
+        for digits in range(decimals, FULL_DECIMALS + 1):  # unsimplified: rounding that keeps the coverage
+            rounded = _round(polys, digits)
+            if shapely.coverage_is_valid(rounded):
+                return rounded
+        return polys
+    # overlapping polygons (e.g. buffers): each on its own, topology-preserving DP
+    simple = to_lonlat(shapely.simplify(to_px(polys, zoom), TOLERANCE_PX - rounding_px(zoom, decimals, lat),
+                                         preserve_topology=True), zoom)
+    return _round(simple, decimals)
 
 
 def _simplify(geoms, zoom):
@@ -163,18 +214,17 @@ def _simplify(geoms, zoom):
     out = geoms.copy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     types = shapely.get_type_id(geoms)
-    decimals = quantise_decimals(zoom)
+    lat = _poleward_lat(geoms[present]) if present.any() else 0.0
+    decimals = quantise_decimals(zoom, lat)
     polys = present & np.isin(types, (3, 6))
     lines = present & np.isin(types, (1, 5))
     points = present & np.isin(types, (0, 4))
     if polys.any():
-        out[polys] = _simplify_polygons(geoms[polys], zoom, decimals)
+        out[polys] = _simplify_polygons(geoms[polys], zoom, decimals, lat)
     if lines.any():
-        tol = tolerance_degrees(zoom, _poleward_lat(geoms[lines]))
-        simple = shapely.simplify(geoms[lines], tol, preserve_topology=True)
-        out[lines] = _quantise(simple, decimals, keep_valid=False)
+        out[lines] = _simplify_lines(geoms[lines], zoom, decimals, lat)
     if points.any():
-        out[points] = _quantise(geoms[points], decimals, keep_valid=False)
+        out[points] = _round(geoms[points], decimals)
     rest = present & ~(polys | lines | points)
     if rest.any():  # collections: round only
         out[rest] = shapely.set_precision(geoms[rest], 10.0 ** -decimals, mode="pointwise")
@@ -184,11 +234,12 @@ def _simplify(geoms, zoom):
 def display_geometries(gdf, *, zoom):
     """A copy of ``gdf`` (EPSG:4326) with geometry simplified and quantised for ``zoom``.
 
-    Tolerance is half a pixel at ``zoom`` (see the module docstring); from
-    the full band's first zoom (13) on, geometry is only rounded to 6
-    decimals. Properties are unchanged. For display only: never measure it.
+    Drawn within :data:`TOLERANCE_PX` of the full geometry at ``zoom`` (see
+    the module docstring); from the full band's first zoom (13) on,
+    geometry is only rounded to 6 decimals. Properties are unchanged. For
+    display only: never measure it.
     """
-    zoom = _check_zoom(zoom)
+    zoom = check_zoom(zoom)
     crs = gdf.crs
     if crs is not None and not crs.is_geographic:
         raise BadParameter("crs", f"expected geographic lon/lat (EPSG:4326), got {crs.to_string()}")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from layers.catalog import BUILTIN_LAYERS_DIR, DATA_DIR, read_layer_file
 from layers.errors import MapError
-from layers.importers import gem, naturalearth, region, region_blocs, region_build
+from layers.importers import gazetteer, gem, naturalearth, region, region_blocs, region_build
 from layers.importers.common import dedupe_ids, slug
 from layers.importers.gem_projects import (
     REVIEWED,
@@ -35,7 +35,7 @@ RAW_DIR = DATA_DIR / "raw"
 GEM_CSV = RAW_DIR / "gem_asia_gas_tracker_2024-05.csv"
 NE_COUNTRIES = RAW_DIR / "natural_earth_countries_10m.topojson.json"
 NE_PORTS = RAW_DIR / "natural_earth_ports_10m_region.geojson"
-GEONAMES = RAW_DIR / "geonames_cities1000_region.csv"
+GEONAMES = gazetteer.GAZETTEER_CSV
 WAYPOINTS = RAW_DIR / "waypoints.toml"
 POINTS = RAW_DIR / "points.toml"
 
@@ -121,7 +121,7 @@ def _lng_terminals(rows):
 
 def _schematic_layers(rows):
     """cpec, casa1000, thar_lahore_hvdc, ports, energy_projects from the waypoint files."""
-    from layers.importers import gazetteer, waypoints
+    from layers.importers import waypoints
 
     gaz = gazetteer.load_gazetteer(GEONAMES)
     layers = waypoints.build_routes(WAYPOINTS, gaz)
@@ -134,7 +134,6 @@ def _schematic_layers(rows):
     for layer_id, feats in points.items():
         layers.setdefault(layer_id, []).extend(feats)
     return layers
-
 
 
 def _bloc_properties(entries):
@@ -164,8 +163,6 @@ def _boundaries():
 
 def _region_layers(rows):
     """instc, trans_afghan_railway, … (:data:`REGION_LAYERS`) from the region's places and layer files."""
-    from layers.importers import gazetteer
-
     gaz = gazetteer.load_gazetteer(region.GAZETTEER)
     places = region.load_places(gaz)
     return region_build.region_layers(places, gaz, rows)
@@ -207,6 +204,8 @@ def layer_document(layer_id, features):
     meta = {"id": layer_id, "title": title, "description": description,
             "attribution": derive_attribution(features), "licence": derive_layer_licence(features),
             "style": {"color": LAYER_COLOURS.get(layer_id)}}
+    if layer_id == "boundaries":  # its edges along this box are cuts, not borders (geo.countries: 'unmapped')
+        meta["clip_bbox"] = list(REGION_BBOX)
     if layer_id in LAYER_REFERENCES:
         meta["references"] = list(LAYER_REFERENCES[layer_id])
     meta.update(extra)

@@ -12,6 +12,7 @@ __all__ = [
     "BadParameter",
     "ImportFailed",
     "NoPath",
+    "TooLarge",
     "Overloaded",
     "ClientGone",
 ]
@@ -68,6 +69,18 @@ class LayerInvalid(MapError):
         where = f"feature {feature!r}" if feature is not None else "layer"
         super().__init__(f"{self.file}: {where}: {problem}")
 
+    def __reduce__(self):  # crosses process boundaries (layers.sandbox) intact
+        return type(self), (self.file, self.feature, self.problem)
+
+    def to_dict(self):
+        return {"error": str(self), "file": self.file, "feature": self.feature, "problem": self.problem}
+
+
+class TooLarge(LayerInvalid):
+    """A file (or what it unpacks to) is larger than a size limit allows."""
+
+    status = 413
+
 
 class BadParameter(MapError):
     """A request or CLI parameter is malformed or out of range."""
@@ -80,6 +93,9 @@ class BadParameter(MapError):
         self.suggestions = list(suggestions)
         hint = f" (did you mean: {', '.join(self.suggestions)}?)" if self.suggestions else ""
         super().__init__(f"parameter {name!r}: {why}{hint}")
+
+    def __reduce__(self):
+        return type(self), (self.name, self.why, self.suggestions)
 
     def to_dict(self):
         body = {"error": str(self), "parameter": self.name}
@@ -103,6 +119,9 @@ class ImportFailed(MapError):
         self.what = what
         self.problem = problem
         super().__init__(f"{what}: {problem}")
+
+    def __reduce__(self):
+        return type(self), (self.what, self.problem)
 
 
 class Overloaded(MapError):

@@ -9,6 +9,7 @@ import calendar
 import datetime as dt
 import math
 import re
+from typing import NamedTuple
 
 import numpy as np
 import shapely
@@ -24,6 +25,10 @@ __all__ = [
     "GEOMETRY_QUALITIES",
     "PROPERTIES",
     "LAYER_ID_RE",
+    "Problem",
+    "feature_problems",
+    "finite_only",
+    "first_non_finite",
     "APPROXIMATE_SEGMENT_KM",
     "DATE_RE",
     "validate_metadata",
@@ -43,9 +48,13 @@ FOCUS_BBOX = (52.0, 24.0, 78.0, 41.0)
 KINDS = (
     "gas_pipeline", "power_line", "road", "rail", "port", "power_plant",
     "lng_terminal", "substation", "converter_station", "steel_mill",
-    "education", "coal_mine", "country", "sea_route", "border_crossing", "coal_block",
+    "education", "coal_mine", "country", "sea_route", "coal_block",
+    # transport interchanges (geo.network): where goods may change between road, rail and sea
+    "dry_port", "station", "border_crossing",
+    "other",  # user data whose kind is not recognisable (the original value is kept in source_kind)
 )
-STATUSES = ("operating", "construction", "proposed", "shelved", "cancelled", "mothballed", "retired")
+# "unknown": user data that states no status we recognise (never invented as "operating")
+STATUSES = ("operating", "construction", "proposed", "shelved", "cancelled", "mothballed", "retired", "unknown")
 GEOMETRY_QUALITIES = ("traced", "approximate", "schematic", "point")
 CROSSING_STATUSES = ("open", "restricted", "closed")  # traffic at a border crossing, beside its facility status
 # A source route with a straight run longer than this (or given only by its two ends) is 'approximate', not 'traced'.
@@ -114,6 +123,40 @@ def validate_metadata(meta, file):
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def first_non_finite(value):
+    """The first NaN/Infinity number inside a nested JSON value (as text), or None; iterative, no recursion."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else repr(value)
+    if not isinstance(value, (list, tuple, dict)):
+        return None
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        for v in (item.values() if isinstance(item, dict) else item):
+            if isinstance(v, float):
+                if not math.isfinite(v):
+                    return repr(v)
+            elif isinstance(v, (list, tuple, dict)):
+                stack.append(v)
+    return None
+
+
+def finite_only(value, counter):
+    """``value`` with NaN/Infinity numbers replaced by None (counted); untouched values are not copied."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        counter[0] += 1
+        return None
+    if isinstance(value, dict):
+        if not any(isinstance(v, (float, list, dict)) for v in value.values()):
+            return value
+        return {k: finite_only(v, counter) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_only(v, counter) for v in value]
+    return value
 
 
 def date_bounds(text):
@@ -270,6 +313,10 @@ def status_in_year(props, year):
 
 def _property_problem(props):
     """Return the first schema problem of one feature's properties, or None."""
+    for key, value in props.items():
+        bad = first_non_finite(value) if isinstance(value, (float, list, dict)) else None
+        if bad is not None:
+            return f"property {key!r} holds {bad}: numbers must be finite (use null for 'no value')"
     for key, (required, _) in PROPERTIES.items():
         if required and key not in props:
             return f"missing property {key!r}"
@@ -306,12 +353,38 @@ def _property_problem(props):
     return None
 
 
+def _coordinate_problems(geoms, ok):
+    """Problems of geometries whose coordinates are not finite WGS84 lon/lat (first bad value named)."""
+    problems = {}
+    coords, owner = shapely.get_coordinates(geoms[ok], return_index=True)
+    if not len(coords):
+        return problems
+    x, y = coords[:, 0], coords[:, 1]
+    bad = ~np.isfinite(x) | ~np.isfinite(y) | (np.abs(x) > 180) | (np.abs(y) > 90)
+    where = np.flatnonzero(ok)
+    for i in np.flatnonzero(bad):
+        geom_at = where[owner[i]]
+        if geom_at in problems:
+            continue
+        lon, lat = float(x[i]), float(y[i])
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            problems[geom_at] = f"coordinate ({lon!r}, {lat!r}) is not a finite number"
+        elif abs(lon) > 180:
+            problems[geom_at] = f"longitude {lon:g} is outside -180..180 (coordinate ({lon:g}, {lat:g}))"
+        else:
+            problems[geom_at] = f"latitude {lat:g} is outside -90..90 (coordinate ({lon:g}, {lat:g}))"
+    return problems
+
+
 def _geometry_problems(geoms, qualities, region):
     """Return an array of problem strings (None where the geometry is fine)."""
     problems = np.full(len(geoms), None, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     problems[missing] = "geometry is missing or empty"
     ok = ~missing
+    for at, problem in _coordinate_problems(geoms, ok).items():
+        problems[at] = problem
+        ok[at] = False
     invalid = ok & ~shapely.is_valid(geoms)
     problems[invalid] = [f"invalid geometry: {shapely.is_valid_reason(g)}" for g in geoms[invalid]]
     ok &= ~invalid
@@ -330,6 +403,43 @@ def _geometry_problems(geoms, qualities, region):
     return problems
 
 
+class Problem(NamedTuple):
+    """One problem of one feature: which (its id, or ``#n`` when it has none), what, and whether
+    ``shapely.make_valid`` can repair it."""
+
+    feature: str | None
+    problem: str
+    repairable: bool = False
+
+
+def feature_problems(features, geoms, *, region=REGION_BBOX, require_dates=False):
+    """Every problem of the features (property dicts) and their geometries, in feature order.
+
+    The same checks as :func:`validate_features`, but collected: an import
+    preview lists them all. Coordinates must be finite WGS84 lon/lat.
+    """
+    found, seen = [], set()
+    for i, props in enumerate(features):
+        if not isinstance(props, dict):
+            found.append(Problem(f"#{i + 1}", "properties must be an object"))
+            continue
+        fid = props.get("id") if isinstance(props.get("id"), str) else f"#{i + 1}"
+        problem = _property_problem(props) or _dating_problem(props, require_dates)
+        if problem:
+            found.append(Problem(fid, problem))
+        elif fid in seen:
+            found.append(Problem(fid, "duplicate id in layer"))
+        seen.add(fid)
+    qualities = np.array([p.get("geometry_quality") if isinstance(p, dict) else None for p in features], dtype=object)
+    problems = _geometry_problems(np.asarray(geoms, dtype=object), qualities, region)
+    for i, problem in enumerate(problems):
+        if problem is not None:
+            props = features[i] if isinstance(features[i], dict) else {}
+            fid = props.get("id") if isinstance(props.get("id"), str) else f"#{i + 1}"
+            found.append(Problem(fid, problem, repairable=problem.startswith("invalid geometry")))
+    return found
+
+
 def validate_features(features, geoms, file, *, region=REGION_BBOX, require_dates=False):
     """Validate feature property dicts and their shapely geometries.
 
@@ -337,21 +447,10 @@ def validate_features(features, geoms, file, *, region=REGION_BBOX, require_date
     of geometries. With ``require_dates`` (built-in layers) every feature
     with a status must carry ``as_of``, ``last_checked`` and a
     ``status_history``; user layers may leave them out, but what they give
-    must be well formed. Raises :class:`LayerInvalid` at the first problem.
+    must be well formed. Raises :class:`LayerInvalid` naming ``file``, the
+    feature and the problem at the first problem (:func:`feature_problems`
+    lists all).
     """
-    seen = set()
-    for props in features:
-        fid = props.get("id") if isinstance(props, dict) else None
-        if not isinstance(props, dict):
-            raise LayerInvalid(file, fid, "properties must be an object")
-        problem = _property_problem(props) or _dating_problem(props, require_dates)
-        if problem:
-            raise LayerInvalid(file, fid, problem)
-        if fid in seen:
-            raise LayerInvalid(file, fid, "duplicate id in layer")
-        seen.add(fid)
-    qualities = np.array([p["geometry_quality"] for p in features], dtype=object)
-    problems = _geometry_problems(np.asarray(geoms, dtype=object), qualities, region)
-    for props, problem in zip(features, problems):
-        if problem is not None:
-            raise LayerInvalid(file, props["id"], problem)
+    problems = feature_problems(features, geoms, region=region, require_dates=require_dates)
+    if problems:
+        raise LayerInvalid(file, problems[0].feature, problems[0].problem)

@@ -52,6 +52,7 @@ STATUS_STYLE = {
     "cancelled": {"dash": "2 6", "opacity": 0.3, "label": "cancelled (faded)"},
     "mothballed": {"dash": None, "opacity": 0.45, "label": "mothballed (faded)"},
     "retired": {"dash": None, "opacity": 0.3, "label": "retired (faded)"},
+    "unknown": {"dash": "1 4", "opacity": 0.6, "label": "status not stated (fine dots)"},
 }
 
 # geometry quality -> how honest the line's shape is, and how it is drawn: both non-surveyed qualities get a

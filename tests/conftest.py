@@ -4,9 +4,12 @@ Apps are session-scoped: the catalogue and its memoised statistics are
 built once, which keeps the web tests fast.
 """
 
+import atexit
 import json
 import os
 import re
+import shutil
+import tempfile
 
 import pytest
 
@@ -15,7 +18,15 @@ import pytest
 # test switches them on (tests/test_limits.py, tests/load/).
 os.environ.setdefault("MAPSVC_RATELIMIT_ENABLED", "false")
 
+from userflow import sign_in
+
 from webapp import create_app
+
+# Every app a test builds (and every server it starts) keeps its store in a throw-away directory of this
+# test process, never in the repository's instance/ folder. Tests that write make their own DATA_DIR.
+_DATA_DIR = tempfile.mkdtemp(prefix="mapsvc-test-data-")
+os.environ.setdefault("MAPSVC_DATA_DIR", _DATA_DIR)
+atexit.register(shutil.rmtree, _DATA_DIR, ignore_errors=True)
 
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_URL = "javascript:alert(document.cookie)"
@@ -102,3 +113,17 @@ def embedded_layers():
         return found
 
     return parse
+
+
+# --- accounts and imports (helpers in tests/signin.py: test files import them by name) ---------------------
+
+@pytest.fixture(scope="module")
+def store_app(tmp_path_factory):
+    """An app with its own empty store, and the small global body limit uploads must not be bound by."""
+    return create_app({"TESTING": True, "DATA_DIR": str(tmp_path_factory.mktemp("store")),
+                       "MAX_CONTENT_LENGTH": 1 << 20})
+
+
+@pytest.fixture(scope="module")
+def signed_in(store_app):
+    return sign_in(store_app, "alice")

@@ -310,7 +310,8 @@ def test_csv_and_geojson_exports(client):
     doc = client.get("/api/corridor?layer=tapi&feature=tapi_trunk&width_km=50").get_json()
     csv_text = text(client.get("/export/corridor?layer=tapi&feature=tapi_trunk&width_km=50&format=csv"))
     rows = list(csv.DictReader(io.StringIO(csv_text)))
-    assert {"WKT", "lon", "lat", "layer", "id", "name", "countries", "distance_km", "chainage_km"} <= set(rows[0])
+    assert {"WKT", "lon", "lat", "layer", "id", "name", "countries", "distance_km", "chainage_km", "inside_length_km",
+            "inside_area_km2"} <= set(rows[0])
     assert len(rows) == len(doc["features"])  # the band first, then every feature found, each with geometry
     assert rows[0]["WKT"].startswith("POLYGON") and rows[0]["role"] == "corridor"
     herat = next(r for r in rows if r["name"] == "Herat")

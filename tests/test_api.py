@@ -112,7 +112,8 @@ def test_stats_csv(client, catalog):
     assert response.mimetype == "text/csv"
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0].startswith("id,name,kind,status,geodesic_length_km")
-    assert lines[0].endswith(",vertex_count,status_as_of,status_source_title,status_source_url,geometry_quality")
+    assert lines[0].endswith(",vertex_count,status_as_of,status_source_title,status_source_url,geometry_quality,"
+                             "sinuosity_by_part,area_km2")  # later columns appended: earlier ones keep places
     assert ",2026-01-27,Trend via MENAFN" in lines[1]  # status as of its date, with the source
     geodesic = layer_stats(catalog, "tapi").set_index("id").loc["tapi_trunk", "geodesic_length_km"]
     assert "tapi_trunk," in lines[1] and f"{geodesic:.3f}" in lines[1]

@@ -13,11 +13,11 @@ from geo.corridor import (
     build_corridor,
     geodesic_area_km2,
     nearest_on_route,
-    overlap,
     within_corridor,
 )
 from geo.corridor_report import corridor_geojson, corridor_report, overlap_report, parse_layer_list
 from geo.geodesic import GEOD, distance_km
+from geo.overlap import overlap
 from layers.errors import BadParameter, FeatureNotFound, LayerNotFound
 
 

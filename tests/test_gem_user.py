@@ -150,3 +150,69 @@ def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
 def test_no_match_writes_nothing(tmp_path, capsys):
     assert gem_user.main(["--csv", str(GEM_CSV), "--out", str(tmp_path / "o"), "--bbox=-60,-50,-50,-40"]) == 1
     assert "nothing written" in capsys.readouterr().err
+
+
+# --- rows that cannot become trustworthy features are refused by row number, and nothing is written ----------
+
+HEADER = "project,unit,type,owner,parent,countries,status_tabular,start_year,capacity,production,units,geom,lat,lng,route,url,status"
+
+
+def _gem(tmp_path, *rows):
+    path = tmp_path / "gem.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def _point(project="Terminal", lat="25.1", lng="66.9", status="operating"):
+    return f"{project},,lng_terminal,Owner,,Pakistan,{status},2020,5,,mtpa,point,{lat},{lng},,https://www.gem.wiki/x,{status}"
+
+
+def _pipe(route, project="Pipe"):
+    return f"{project},,gas_pipeline,Owner,,Pakistan,operating,2020,5,,bcm/y,line,,,\"{route}\",https://www.gem.wiki/p,operating"
+
+
+@pytest.mark.parametrize("row, message", [
+    (_point(lat="nan"), "row 2 ('Terminal'): lat 'nan' is not a finite number"),
+    (_point(lat="95"), "row 2 ('Terminal'): lat 95 is outside -90..90"),
+    (_point(lng="1e300"), "row 2 ('Terminal'): lng 1e+300 is outside -180..180"),
+    (_point(lat="north"), "row 2 ('Terminal'): lat 'north' is not a number"),
+    (_point(project=""), "row 2 (''): empty project name"),
+    (_point(status="rumoured"), "row 2 ('Terminal'): unknown status 'rumoured'"),
+    (_pipe("25.1,66.9:25.2"), "row 2 ('Pipe'): route point '25.2' is not 'lat,lng'"),
+    (_pipe("25.1,66.9:x,y"), "row 2 ('Pipe'): lat 'x' is not a number"),
+    (_pipe("25.1,66.9"), "row 2 ('Pipe'): route: segment with fewer than two points"),
+    ("Short,,lng_terminal,Owner", "row 2 ('Short'): has 4 fields; the header has 17"),
+])
+def test_bad_rows_are_named_and_nothing_is_written(tmp_path, capsys, row, message):
+    path = _gem(tmp_path, _point(project="Fine one"), row.replace("row 2", "row 3"))
+    out = tmp_path / "out"
+    assert gem_user.main(["--csv", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message.replace("row 2", "row 3") in err and "nothing written" in err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_missing_columns_are_named(tmp_path, capsys):
+    path = tmp_path / "gem.csv"
+    path.write_text("project,type,status,countries\nA,lng_terminal,operating,Pakistan\n", encoding="utf-8")
+    assert gem_user.main(["--csv", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "missing columns owner, start_year, capacity, units, lat, lng, route, url" in capsys.readouterr().err
+
+
+def test_a_full_disk_never_leaves_a_truncated_layer(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    gem_user.import_gem(GEM_CSV, out, types=["lng_terminal"])
+    before = (out / "gem_lng_terminals.geojson").read_bytes()
+    real_write = gem_user.write_layer
+
+    def full_disk(doc, path):
+        real_write(doc, path)
+        with open(path, "r+b") as fh:  # what a disk that filled up mid-write leaves: a cut file ...
+            fh.truncate(1000)
+        raise OSError(28, "No space left on device")  # ... and the error
+
+    monkeypatch.setattr(gem_user, "write_layer", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        gem_user.import_gem(GEM_CSV, out, types=["lng_terminal"], countries=["Pakistan"])
+    assert (out / "gem_lng_terminals.geojson").read_bytes() == before  # the old layer, whole
+    assert sorted(p.name for p in out.iterdir()) == ["gem_lng_terminals.geojson"]  # no temporary left

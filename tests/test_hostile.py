@@ -27,6 +27,7 @@ from browser.hostile import (
 )
 from markdown_it import MarkdownIt
 
+from layers.catalog import Catalog
 from layers.errors import LayerInvalid
 from webapp import create_app
 
@@ -253,7 +254,11 @@ def test_a_colour_that_is_not_a_colour_is_refused_at_load(tmp_path):
     doc["metadata"]["style"] = {"color": '#c0392b" onmouseover="alert(14)'}
     path.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(LayerInvalid, match="style.color"):
-        create_app({"TESTING": True, "LAYERS_DIRS": [str(tmp_path)]})
+        Catalog.from_dirs(extra_dirs=[tmp_path])  # strict loading (the geo CLI) refuses it
+    app = create_app({"TESTING": True, "LAYERS_DIRS": [str(tmp_path)], "DATA_DIR": str(tmp_path / "data")})
+    assert LAYER_ID not in app.extensions["catalog"]  # the service skips the file and says why on /status
+    skipped = app.test_client().get("/api/status").get_json()["skipped_files"]
+    assert [s["path"] for s in skipped] == [str(path)] and "style.color" in skipped[0]["reason"]
 
 
 # --- ids in URLs never reach the filesystem ----------------------------------------------------

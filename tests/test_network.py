@@ -1,26 +1,15 @@
 """The connectivity network: snapping, modes, paths, nearest port (geo.network)."""
 
-import geopandas as gpd
 import numpy as np
 import pytest
+from network_fixtures import fwd, layer
 from shapely import LineString, MultiLineString
 
 from geo.geodesic import GEOD, distance_km, line_length_km
-from geo.network import build_network, nearest, network_for, parse_modes, route, shortest_path
+from geo.network import build_network, network_for
 from geo.places import Place
+from geo.routing import nearest, parse_modes, route, shortest_path
 from layers.errors import BadParameter, NoPath
-
-
-def fwd(lon, lat, az, km):
-    x, y, _ = GEOD.fwd(lon, lat, az, km * 1000)
-    return float(x), float(y)
-
-
-def layer(*features):
-    """A layer GeoDataFrame from (id, kind, geometry[, extra props]) tuples."""
-    rows = [{"id": f[0], "name": f[0].upper(), "kind": f[1], "status": "operating", **(f[3] if len(f) > 3 else {})}
-            for f in features]
-    return gpd.GeoDataFrame(rows, geometry=[f[2] for f in features], crs="EPSG:4326")
 
 
 def place(name, lonlat):
@@ -139,7 +128,7 @@ def test_multilinestring_parts_are_joined_by_snapping():
 
 def test_features_without_a_mode_are_left_out():
     net = build_network([("t", layer(("x", "country", LineString([(70, 30), (71, 30)]))))])
-    assert net.graph.number_of_nodes() == 0
+    assert len(net.lonlat) == 0 and len(net.edges["u"]) == 0
 
 
 @pytest.mark.parametrize("kwargs, parameter", [
@@ -155,7 +144,7 @@ def test_bad_options(kwargs, parameter):
 
 
 def test_parse_modes():
-    assert parse_modes(None) == ("road", "rail", "gas", "power")
+    assert parse_modes(None) == ("road", "rail", "sea", "gas", "power")
     assert parse_modes(" Road, rail ,road") == ("road", "rail")
     with pytest.raises(BadParameter) as err:
         parse_modes("road,ship")

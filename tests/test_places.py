@@ -111,8 +111,8 @@ def test_place_to_dict_is_json_ready(catalog):
 def test_gazetteer_corrections_apply_wherever_places_are_used(catalog):
     """One corrections file: the places list, route end points and nearest all see the corrected Hasan Abdal."""
     from geo.corridor_report import corridor_report
-    from geo.network import nearest
     from geo.places import places_gdf
+    from geo.routing import nearest
 
     real = (72.68312, 33.8218)  # Hasan Abdal, Attock District (Wikipedia); GeoNames put it 380 km south
     place = find_place(catalog, "Hasan Abdal")

@@ -79,7 +79,9 @@ def test_production_flag_configures_waitress(captured_serve):
     assert options["threads"] == 12 and options["port"] == 8123 and options["host"] == "127.0.0.1"
     assert options["connection_limit"] >= 100 and options["channel_timeout"] == 60
     assert options["ident"] == "mapsvc"
-    assert options["max_request_body_size"] == 1024 * 1024 and options["channel_request_lookahead"] == 1
+    # waitress lets through the largest body an endpoint takes (uploads: IMPORT_MAX_MB); the app refuses the rest
+    assert options["max_request_body_size"] == int(app.config["IMPORT_MAX_MB"] * 2**20) > 1024 * 1024
+    assert options["channel_request_lookahead"] == 1
     assert "trusted_proxy" not in options
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from geo.network import route
+from geo.routing import route
 
 MOSCOW_KARACHI = {"modes": "road,rail"}
 

@@ -8,7 +8,7 @@ import pytest
 from shapely import LineString, MultiLineString, Point, box
 
 from geo.__main__ import main as geo_cli
-from geo.countries import OUTSIDE, border_crossings, country_of_points, length_by_country_km
+from geo.countries import OUTSIDE, UNMAPPED, border_crossings, country_of_points, length_by_country_km
 from geo.geodesic import distance_km
 from geo.stats import STAT_COLUMNS, feature_stats, format_stats, layer_stats, layer_summary
 
@@ -28,8 +28,10 @@ def lines(*geoms, **props):
 def test_length_by_country_splits_at_the_border(two_countries):
     gdf = lines(LineString([(69, 30), (71, 30)]))
     split = length_by_country_km(gdf, two_countries).set_index("country")["length_km"]
-    assert split["AAA"] == pytest.approx(float(distance_km(69, 30, 70, 30)), rel=1e-6)
-    assert split["BBB"] == pytest.approx(float(distance_km(70, 30, 71, 30)), rel=1e-6)
+    # the geodesic 69E-71E along 30N is symmetric about 70E (where it bulges north): half on each side
+    half = float(distance_km(69, 30, 71, 30)) / 2
+    assert split["AAA"] == pytest.approx(half, abs=1e-6)
+    assert split["BBB"] == pytest.approx(half, abs=1e-6)
 
 
 def test_sea_pieces_are_reported_as_outside(two_countries):
@@ -142,9 +144,71 @@ def test_casa1000_ac_line_stays_in_kyrgyzstan_and_tajikistan(catalog):
     assert ac.length_by_country_km["KGZ"] > ac.length_by_country_km["TJK"]
 
 
+# --- issue 16: sparse lines, parts, clip edges, units --------------------------------------------------------
+
+def test_sparse_line_split_adds_up_and_agrees_with_its_crossing(catalog):
+    """A two-vertex Herat-Lahore line: AFG km end exactly where the AFG>PAK crossing is."""
+    gdf = lines(LineString([(62.19967, 34.34817), (74.34361, 31.54972)]))
+    boundaries = catalog.layer("boundaries").gdf
+    split = length_by_country_km(gdf, boundaries).set_index("country")["length_km"]
+    total = float(distance_km(62.19967, 34.34817, 74.34361, 31.54972))
+    assert split.sum() == pytest.approx(total, abs=1e-6)
+    crossing = border_crossings(gdf, boundaries).iloc[0]
+    assert (crossing.from_country, crossing.to_country) == ("AFG", "PAK")
+    assert crossing.chainage_km == pytest.approx(split["AFG"], abs=1e-3)  # measured: 693.705 km
+    assert split["PAK"] == pytest.approx(total - crossing.chainage_km, abs=1e-3)
+
+
+def test_no_crossing_at_the_clip_edge_of_the_boundaries_layer(catalog):
+    # a user line from China to beyond 90E, where Natural Earth was cut for this layer
+    gdf = lines(LineString([(85.0, 45.0), (95.0, 45.0)]))
+    boundaries = catalog.layer("boundaries").gdf
+    assert boundaries.attrs["metadata"]["clip_bbox"] == [44.0, 5.0, 90.0, 50.0]
+    assert border_crossings(gdf, boundaries).empty
+    split = length_by_country_km(gdf, boundaries).set_index("country")["length_km"]
+    assert set(split.index) == {"CHN", UNMAPPED}
+    assert split.sum() == pytest.approx(float(distance_km(85, 45, 95, 45)), abs=1e-6)
+
+
+def test_sinuosity_per_part_and_length_weighted(two_countries):
+    main = LineString([(61, 25), (63, 27), (65, 25), (67, 27)])  # a zigzag
+    branch = LineString([(70, 30), (71, 30)])  # straight
+    dashes = MultiLineString([[(60 + i * 0.02, 30), (60.01 + i * 0.02, 30)] for i in range(500)])
+    stats = feature_stats(lines(MultiLineString([main, branch]), dashes), two_countries).set_index("id")
+    zig = stats.loc["f0"]
+    expected_main = float(distance_km(61, 25, 63, 27) + distance_km(63, 27, 65, 25) + distance_km(65, 25, 67, 27)) / \
+        float(distance_km(61, 25, 67, 27))
+    assert zig.sinuosity_by_part == [pytest.approx(expected_main, abs=1e-4), pytest.approx(1.0, abs=1e-6)]
+    lengths = np.array([expected_main * float(distance_km(61, 25, 67, 27)), float(distance_km(70, 30, 71, 30))])
+    weighted = (lengths * np.array([expected_main, 1.0])).sum() / lengths.sum()
+    assert zig.sinuosity == pytest.approx(weighted, abs=1e-4)
+    # 500 short straight dashes: sinuosity 1, not total length over one dash's span (~500)
+    assert stats.loc["f1", "sinuosity"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_rfc7946_split_is_one_part(two_countries):
+    split = MultiLineString([[(179.0, 60.0), (180.0, 60.25)], [(-180.0, 60.25), (-179.0, 60.5)]])
+    stats = feature_stats(lines(split), two_countries).iloc[0]
+    assert len(stats.sinuosity_by_part) == 1
+    assert stats.straight_line_km == pytest.approx(float(distance_km(179.0, 60.0, -179.0, 60.5)), abs=1e-3)
+
+
+def test_polygons_measure_area_and_summaries_count_by_unit(two_countries):
+    gdf = lines(box(60, 20, 61, 21), LineString([(69, 30), (71, 30)]), Point(65, 30), kind=["country", "road", "port"],
+                status=["operating"] * 3)
+    stats = feature_stats(gdf, two_countries)
+    assert stats["area_km2"].iloc[0] == pytest.approx(11_550, rel=0.01)  # one degree square at 20N: ~111 x 104 km
+    assert np.isnan(stats["geodesic_length_km"].iloc[0])
+    summary = layer_summary(stats)["by_status"]["operating"]
+    assert (summary["features"], summary["points"], summary["lines"], summary["polygons"]) == (3, 1, 1, 1)
+    assert summary["length_km"] == pytest.approx(float(distance_km(69, 30, 71, 30)), abs=1e-3)
+    assert summary["area_km2"] == pytest.approx(stats["area_km2"].iloc[0], abs=0.1)
+
+
 def test_stat_columns_order_is_the_table_order(catalog):
     stats = layer_stats(catalog, "tapi")
     assert list(stats.columns) == STAT_COLUMNS
-    # The dated-facts columns were appended: the earlier ones keep their positions.
-    assert STAT_COLUMNS[4] == "geodesic_length_km" and STAT_COLUMNS[-4:] == [
-        "status_as_of", "status_source_title", "status_source_url", "geometry_quality"]
+    # Later columns were appended (dated facts, then per-part sinuosity and area): earlier ones keep their positions.
+    assert STAT_COLUMNS[4] == "geodesic_length_km" and STAT_COLUMNS[12:] == [
+        "status_as_of", "status_source_title", "status_source_url", "geometry_quality", "sinuosity_by_part",
+        "area_km2"]

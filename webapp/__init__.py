@@ -1,4 +1,4 @@
-"""The map service: a Flask app serving maps, embeds, exports and a JSON API.
+"""The map service: a Flask app serving maps, embeds, exports, a JSON API and user imports.
 
 ``create_app(config=None)`` builds one; nothing is loaded at import time.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp import cors, errors, hosts, jsonout, limits, ogc, security, workload
+from webapp import accounts, catalog, cors, errors, hosts, imports, jsonout, limits, ogc, security, status, workload
 from webapp.analysis import views as analysis_views
 from webapp.api import httpcache, openapi
 from webapp.api import search as api_search
@@ -23,14 +23,15 @@ __all__ = ["create_app"]
 def create_app(config=None):
     """Return a configured app: declared defaults, then ``MAPSVC_*`` environment, then ``config``.
 
-    Loads and validates the layer catalogue once, points folium at the
-    vendored assets, and registers the pages, API, export, download and
-    OGC API (Features, Tiles) blueprints.
+    Opens the store and builds the live layer catalogue, points folium at
+    the vendored assets, and registers the pages, API, export, download,
+    OGC API (Features, Tiles), account and import blueprints.
     """
     app = Flask(__name__)
     app.config.from_mapping(load_settings(config))
     jsonout.init_app(app)
     workload.init_app(app)
+    catalog.init_app(app)  # first: it sets the secret key, and every later part reads the catalogue
     static.init_app(app)  # before the map builder: map options point at versioned static URLs
     builder.init_app(app)
     assets.init_app(app)
@@ -39,6 +40,8 @@ def create_app(config=None):
     security.init_app(app)
     cors.init_app(app)  # after-request hooks run last-registered first: CORS sees the final (304/206) response
     httpcache.init_app(app)
+    imports.init_app(app)
+    accounts.init_app(app)
     export_views.init_app(app)
     pages.init_app(app)
     app.register_blueprint(pages.bp)
@@ -49,6 +52,9 @@ def create_app(config=None):
     app.register_blueprint(api_search.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(downloads.bp)
+    app.register_blueprint(status.bp)
     ogc.init_app(app)
     limits.init_app(app)  # wraps registered views: after the blueprints
+    imports.init_limits(app)  # uploads' larger bodies; imports and password attempts rate-limited
+    accounts.init_limits(app)
     return app

@@ -10,6 +10,8 @@
     python -m webapp export --stats --layers tapi,casa1000 --format csv|json|md [--out FILE]
     python -m webapp export --corridor tapi:tapi_trunk --width-km 50 [--with places,ports] --out corridor.pdf
     python -m webapp export --from Kashgar --to Gwadar [--modes road] --out route.html|pdf|png|svg
+    python -m webapp import FILE --user NAME [--public] [--replace ID] ...   (see webapp.imports.cli)
+    python -m webapp user add NAME | user list | token create NAME | store check | store backup FILE | layers
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def build_parser():
     """The argparse parser of ``python -m webapp``."""
     parser = argparse.ArgumentParser(prog="python -m webapp", description="Map service for the corridor layers.")
     parser.add_argument("--layers-dir", action="append", default=[], metavar="DIR",
-                        help="extra folder of user GeoJSON layers (repeatable)")
+                        help="extra folder of layers in any supported format (repeatable)")
     sub = parser.add_subparsers(dest="command")
     serve_p = sub.add_parser("serve", help="serve the maps and the API (default command)")
     serve_p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
@@ -52,14 +54,14 @@ def build_parser():
     serve_p.add_argument("--trusted-proxy", metavar="ADDR",
                          help="with --production: address of the reverse proxy whose X-Forwarded-* headers to trust")
     serve_p.add_argument("--layers-dir", action="append", default=[], metavar="DIR", dest="sub_layers_dir",
-                         help="extra folder of user GeoJSON layers (repeatable)")
+                         help="extra folder of layers in any supported format (repeatable)")
     stack_p = sub.add_parser("stack", help="production stack: nginx in front of gunicorn (Debian nginx needed)")
     stack_p.add_argument("--listen", default="127.0.0.1:8080", help="address:port nginx listens on")
     stack_p.add_argument("--prefix", help="folder for nginx's configuration, logs and the socket (default: temporary)")
     stack_p.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
     stack_p.add_argument("--threads", type=int, help="threads per gunicorn worker (default 8)")
     stack_p.add_argument("--layers-dir", action="append", default=[], metavar="DIR", dest="sub_layers_dir",
-                         help="extra folder of user GeoJSON layers (repeatable)")
+                         help="extra folder of layers in any supported format (repeatable)")
     export_p = sub.add_parser("export", help="write a self-contained HTML map, a PDF/PNG/SVG figure, or statistics")
     export_p.add_argument("--layers", help="comma-separated layer ids (default: every layer but boundaries)")
     export_p.add_argument("--out", help="output file, written atomically (statistics default to standard output)")
@@ -82,22 +84,57 @@ def build_parser():
     export_p.add_argument("--base-url", default=DEFAULT_BASE_URL,
                           help=f"where the interactive map is served, printed on figures (default {DEFAULT_BASE_URL})")
     export_p.add_argument("--layers-dir", action="append", default=[], metavar="DIR", dest="sub_layers_dir",
-                          help="extra folder of user GeoJSON layers (repeatable)")
+                          help="extra folder of layers (repeatable)")
+    from webapp.imports.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
 def warm_up(app):
-    """Compute every layer's statistics and render the overview once, so no visitor waits for them."""
-    with app.test_request_context("/"):
-        from webapp.maps.builder import MapSpec, cached_map, drawing_order, overview_layer_ids
-        from webapp.maps.display import stats_payload
+    """Compute the layers' statistics and render the overview, so that no visitor waits for them.
 
-        catalog = app.extensions["catalog"]
-        for layer_id in catalog.ids:
-            stats_payload(catalog, layer_id)
+    Layers of at most ``WARM_UP_MAX_VERTICES`` vertices (all the built-in
+    ones) are done before the port opens; larger layers -- and the overview
+    when it shows one -- in a background thread after it opens, so start-up
+    stays short (a request meanwhile waits for the same single computation).
+    Returns that thread, or None. ``WARM_UP_MAX_VERTICES = 0`` skips warm-up.
+    """
+    import threading
+
+    import shapely
+
+    limit = app.config["WARM_UP_MAX_VERTICES"]
+    if not limit:
+        return None
+    from webapp.maps.builder import MapSpec, cached_map, drawing_order, overview_layer_ids
+    from webapp.maps.display import stats_payload
+
+    catalog = app.extensions["catalog"]
+    big = [lay.id for lay in catalog if int(shapely.get_num_coordinates(lay.gdf.geometry.values).sum()) > limit]
+    with app.test_request_context("/"):
         # the key the overview page asks for (pages._spec): layers in drawing order
-        layer_ids = drawing_order(catalog, overview_layer_ids(catalog))
-        cached_map(MapSpec(layer_ids, app.config["DEFAULT_BASEMAP"], None))
+        overview = MapSpec(drawing_order(catalog, overview_layer_ids(catalog)), app.config["DEFAULT_BASEMAP"], None)
+        for layer_id in catalog.ids:
+            if layer_id not in big:
+                stats_payload(catalog, layer_id)
+        if not set(big) & set(overview.layer_ids):
+            cached_map(overview)
+            overview = None
+    if not big:
+        return None
+
+    def later():
+        with app.test_request_context("/"):
+            for layer_id in big:
+                stats_payload(catalog, layer_id)
+            if overview is not None:
+                cached_map(overview)
+        print(f"warm-up done: statistics of {', '.join(big)}", file=sys.stderr)
+
+    thread = threading.Thread(target=later, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def production_waitress_options(*, threads, trusted_proxy=None, max_body_bytes=1024 * 1024):
@@ -138,8 +175,11 @@ def serve(app, *, host, port, threads=8, production=False, trusted_proxy=None):
         if app.debug or app.testing:
             raise ValueError("refusing to serve a DEBUG or TESTING app in production")
         install_log_filter()
+        from webapp.limits import largest_body_bytes
+
+        # uploads may be larger than MAX_BODY_MB: the app itself refuses any body its endpoint does not allow
         options = production_waitress_options(threads=threads, trusted_proxy=trusted_proxy,
-                                              max_body_bytes=app.config["MAX_CONTENT_LENGTH"])
+                                              max_body_bytes=largest_body_bytes(app))
     warm_up(app)
     mode = f"production, {threads} threads" if production else f"{threads} threads"
     print(f"serving on http://{host}:{port}/ ({mode})", file=sys.stderr)
@@ -277,7 +317,11 @@ def main(argv=None):
                   threads=getattr(args, "threads", None) or 8, production=production,
                   trusted_proxy=getattr(args, "trusted_proxy", None))
             return 0
-        return run_export(app, args)
+        if command == "export":
+            return run_export(app, args)
+        from webapp.imports.cli import run
+
+        return run(app, args)
     except (MapError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,13 +8,14 @@ data client needs (ETag, Content-Range, Content-Disposition, Link).
 Preflights (``OPTIONS`` with ``Access-Control-Request-Method``) of such
 routes allow GET/HEAD with the ``Range`` and conditional-request headers.
 A route that accepts any other method (anything that writes) never gets
-CORS headers: another origin's scripts cannot call it with the visitor's
-credentials.
+CORS headers, nor does the preflight of a writing method: another
+origin's scripts cannot call it with the visitor's credentials.
 """
 
 from __future__ import annotations
 
 from flask import current_app, request
+from werkzeug.exceptions import HTTPException
 
 from layers.errors import BadParameter
 
@@ -48,6 +49,16 @@ def allowed_origin(origins, origin):
 
 def _read_only_route():
     rule = request.url_rule
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        # a preflight is about the rule of the method asked for: one path may have a read-only GET rule and a
+        # separate rule that writes (PATCH /api/layers/<id>), whose own preflight gets no CORS headers
+        wanted = request.headers["Access-Control-Request-Method"].upper()
+        if wanted not in SAFE_METHODS:
+            return False
+        try:
+            rule, _ = current_app.url_map.bind_to_environ(request.environ).match(method=wanted, return_rule=True)
+        except HTTPException:
+            return False
     return rule is None or set(rule.methods or ()) <= SAFE_METHODS
 
 

@@ -34,7 +34,8 @@ from flask import current_app, g, request
 from flask_limiter import Limiter
 from werkzeug.exceptions import RequestEntityTooLarge
 
-__all__ = ["EXPENSIVE_ENDPOINTS", "allow_large_body", "client_key", "init_app", "limit_expensive", "retry_after_s"]
+__all__ = ["EXPENSIVE_ENDPOINTS", "allow_large_body", "client_key", "init_app", "largest_body_bytes", "limit_expensive",
+           "retry_after_s"]
 
 EXPENSIVE_ENDPOINTS = (
     "analysis.corridor", "analysis.overlap", "analysis.route", "analysis.nearest",
@@ -63,6 +64,11 @@ def limit_expensive(app, endpoint):
 def allow_large_body(app, endpoint, max_mb):
     """Let requests to ``endpoint`` carry bodies up to ``max_mb`` megabytes (everything else: ``MAX_BODY_MB``)."""
     app.extensions["mapsvc_limits"]["bodies"][endpoint] = int(max_mb * 1024 * 1024)
+
+
+def largest_body_bytes(app):
+    """The largest body any endpoint of ``app`` accepts: the bound for the server in front (waitress, nginx)."""
+    return max([app.config["MAX_CONTENT_LENGTH"], *app.extensions["mapsvc_limits"]["bodies"].values()])
 
 
 def retry_after_s(exc):
@@ -103,5 +109,7 @@ def init_app(app):
     app.extensions["mapsvc_limits"] = {"limiter": limiter, "expensive": expensive, "bodies": {}}
     for endpoint in EXPENSIVE_ENDPOINTS:
         limit_expensive(app, endpoint)
-    app.before_request(_check_body)
+    # first of all before-request hooks: the CSRF check (webapp.accounts) reads a form body, which must not
+    # happen for a body this endpoint refuses
+    app.before_request_funcs.setdefault(None, []).insert(0, _check_body)
     app.after_request(_close_unread)

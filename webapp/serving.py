@@ -12,6 +12,7 @@ connections per client; gunicorn's threads only see whole requests.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -22,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from webapp.settings import load_settings
 
 __all__ = ["DEPLOY_DIR", "Stack", "find_nginx", "gunicorn_command", "render_nginx_conf"]
 
@@ -54,12 +57,13 @@ def find_nginx():
     return next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
 
 
-def render_nginx_conf(*, prefix, listen, upstream, import_max_mb=50, per_client_connections=64,
+def render_nginx_conf(*, prefix, listen, upstream, import_max_mb=100, per_client_connections=64,
                       worker_connections=8192, template=DEPLOY_DIR / "nginx.conf.template"):
     """The nginx configuration text: the template with every ``@NAME@`` filled in (all must be)."""
     values = {
         "PREFIX": str(prefix), "LISTEN": str(listen), "UPSTREAM": str(upstream), "STATIC_DIR": str(STATIC_DIR),
-        "IMPORT_MAX_MB": str(int(import_max_mb)), "PER_CLIENT_CONNECTIONS": str(int(per_client_connections)),
+        "IMPORT_MAX_MB": str(max(1, math.ceil(import_max_mb))),  # whole MB, never 0 (nginx: no limit)
+        "PER_CLIENT_CONNECTIONS": str(int(per_client_connections)),
         "WORKER_CONNECTIONS": str(int(worker_connections)),
     }
     text = Path(template).read_text(encoding="utf-8")
@@ -94,7 +98,9 @@ class Stack:
         self.prefix = Path(prefix) if prefix else Path(tempfile.mkdtemp(prefix="mapsvc-stack-"))
         self.workers, self.threads = workers, threads
         self.env = dict(env or {})
-        self.import_max_mb = import_max_mb or int(os.environ.get("MAPSVC_IMPORT_MAX_MB", "50"))
+        # the app's own IMPORT_MAX_MB (setting default, or the environment the app gets): nginx lets through
+        # what the upload endpoint accepts, and the app refuses the rest
+        self.import_max_mb = import_max_mb or load_settings(environ={**os.environ, **self.env})["IMPORT_MAX_MB"]
         self.per_client_connections = per_client_connections
         self.log = log
         self.gunicorn = None

@@ -73,8 +73,39 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("LAYERS_DIRS", (), "Extra folders of user GeoJSON layers, loaded and validated at start-up "
-            "beside the built-in data/layers/ (environment: separated by ':' or ',').", parse_list),
+    Setting("LAYERS_DIRS", (), "Extra folders of layers (the project's GeoJSON, or plain GeoJSON, GeoPackage, "
+            "Shapefile, KML/KMZ, FlatGeobuf, GeoParquet, CSV), loaded at start-up beside the built-in data/layers/; "
+            "a bad file is skipped and listed on /status (environment: separated by ':' or ',').", parse_list),
+    Setting("DATA_DIR", "", "Directory of the embedded store (store.sqlite: user layers and their versions, "
+            "accounts, token hashes, audit log), upload staging and the generated secret key; empty: Flask's "
+            "instance folder (instance/ beside webapp/). Created on first start.", str),
+    Setting("DATABASE_URL", "", "Which store holds user layers: empty for the embedded SQLite store in DATA_DIR, "
+            "sqlite:///DIR (relative) or sqlite:////DIR (absolute) for one elsewhere; postgresql://... is "
+            "reserved for the PostGIS store (issue 17).", str),
+    Setting("SECRET_KEY", "", "Key that signs session cookies and CSRF tokens; empty: a random key generated "
+            "once and kept in DATA_DIR/secret_key (mode 0600). Set the same value on every instance behind "
+            "one load balancer.", str),
+    Setting("SIGNUP_OPEN", False, "Whether anyone may create an account at /account/signup; otherwise accounts "
+            "are made by the operator (python -m webapp user add NAME).", parse_bool),
+    Setting("IMPORT_MAX_MB", 100, "Largest upload accepted by POST /api/imports, in megabytes (the global "
+            "request body limit stays small; only this endpoint is raised to it); larger bodies get 413. "
+            "Archives (zip, KMZ) and Parquet may unpack to at most five times this.", _non_negative_float),
+    Setting("IMPORT_MAX_VERTICES", 1_000_000, "Most vertices (and features) one imported layer may hold; "
+            "more is refused with 422 naming the count.", _positive_int),
+    Setting("IMPORT_TIME_BUDGET_S", 60, "Seconds a child process may spend reading one uploaded file before "
+            "it is killed and the import refused (422).", _non_negative_float),
+    Setting("IMPORT_MEMORY_MB", 4096, "Address-space cap in megabytes of the child process that reads one "
+            "uploaded or folder file (0: no cap).", _positive_int),
+    Setting("LAYERS_DIR_MAX_MB", 1024, "Largest file read from a layers folder, in megabytes; larger files "
+            "are skipped and listed on /status.", _non_negative_float),
+    Setting("LAYERS_DIR_MAX_VERTICES", 20_000_000, "Most vertices one layer-folder file may hold; more is "
+            "skipped and listed on /status.", _positive_int),
+    Setting("LAYER_FILE_TIME_BUDGET_S", 300, "Seconds one layer-folder file may take to read at start-up "
+            "before it is skipped (listed on /status).", _non_negative_float),
+    Setting("WARM_UP_MAX_VERTICES", 50_000, "Layers of at most this many vertices (every built-in one, the "
+            "whole GEM pipeline file) get their statistics computed and the overview rendered before the port "
+            "opens; larger layers in a background thread after it opens, so start-up with a 5-million-vertex "
+            "layer stays short. 0 turns warm-up off.", _positive_int),
     Setting("DEFAULT_BASEMAP", "osm", "Basemap when a page has no ?basemap=: 'osm', 'topo', 'hot' "
             "(tiles, need network) or 'none' (the offline vector basemap only)."),
     Setting("TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -96,14 +127,14 @@ SETTINGS: tuple[Setting, ...] = (
             "when it opens instead of embedding all of them in the page (a popup is about 3 KB; "
             "self-contained exports always embed).", _positive_int),
     Setting("DISPLAY_SIMPLIFY_MIN_VERTICES", 5000, "Layers with more vertices than this are drawn on served maps "
-            "from display geometry simplified per zoom band (half a pixel, quantised), and the map fetches a finer "
-            "band from /api/layers/<id>/display as it zooms in; smaller layers and self-contained exports embed "
-            "full geometry. Statistics always use the full geometry.", _positive_int),
+            "from display geometry simplified per zoom band (drawn within half a pixel, rounding included), and the "
+            "map fetches a finer band from /api/layers/<id>/display as it zooms in; smaller layers and "
+            "self-contained exports embed full geometry. Statistics always use the full geometry.", _positive_int),
     Setting("API_CACHE_MB", 64, "Memory budget in megabytes for serialised filtered or paged GeoJSON responses "
             "kept for repeat requests (least recently used dropped first; 0 disables).", _non_negative_float),
     Setting("PAGE_CACHE_MB", 32, "Memory budget in megabytes for whole rendered HTML pages (maps, embeds) kept per "
-            "host and full URL with their ETag, so a repeat or a revalidation (304) renders nothing "
-            "(0 disables).", _non_negative_float),
+            "host, full URL, signed-in user and visible layer versions with their ETag, so a repeat or a "
+            "revalidation (304) renders nothing (0 disables).", _non_negative_float),
     Setting("CACHE_MAX_AGE", 300, "Cache-Control max-age in seconds for API and page responses.", _positive_int),
     Setting("GZIP_MIN_BYTES", 1024, "Responses at least this large are gzip-compressed when the client accepts "
             "gzip (0 disables compression).", _positive_int),

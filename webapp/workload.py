@@ -34,7 +34,7 @@ from flask import current_app, g, has_request_context, request
 from geo.budget import budget, current_budget
 from layers.errors import ClientGone, Overloaded
 
-__all__ = ["Workload", "client_gone_check", "heavy", "heavy_view", "init_app"]
+__all__ = ["Workload", "client_gone_check", "count_as_expensive", "heavy", "heavy_view", "init_app"]
 
 _POLL_S = 0.25  # how often a waiting request looks whether its client is still there
 
@@ -153,6 +153,14 @@ def heavy(what):
     with workload.run(what, gone):
         g._mapsvc_computed = True  # counts against the client's rate limit (webapp.limits)
         yield
+
+
+def count_as_expensive():
+    """Count this request against the client's rate limit of expensive work (webapp.limits) without taking a
+    slot: for work bounded elsewhere, such as an import read in its own time- and memory-capped child process
+    (holding a slot for it would stall every corridor behind one upload)."""
+    if has_request_context():
+        g._mapsvc_computed = True
 
 
 def heavy_view(view):

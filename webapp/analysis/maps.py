@@ -39,14 +39,17 @@ PLACES_TITLE = "Places (GeoNames gazetteer)"
 PLACES_ATTRIBUTION = GEONAMES_SOURCE["title"]
 BAND_COLOUR = "#6c3483"
 PLACE_COLOUR = "#2c3e50"
-# Leg colours by mode; the two connector kinds are grey and broken so they never read as infrastructure.
+# Leg colours by mode; sea legs and the three connector kinds are broken lines so they never read as
+# mapped infrastructure (a sea leg is a port-to-port geodesic, connectors are straight hops).
 MODE_STYLE = {
     "road": {"color": "#c0392b", "dashArray": None, "label": "road"},
     "rail": {"color": "#4a235a", "dashArray": None, "label": "rail"},
+    "sea": {"color": "#1a5276", "dashArray": "10 6", "label": "sea leg (port-to-port geodesic)"},
     "gas": {"color": "#e67e22", "dashArray": None, "label": "gas pipeline"},
     "power": {"color": "#2471a3", "dashArray": None, "label": "power line"},
-    "snap": {"color": "#7f8c8d", "dashArray": "6 6", "label": "snapping gap (line ends joined)"},
-    "access": {"color": "#7f8c8d", "dashArray": "2 6", "label": "access (place to network)"},
+    "snap": {"color": "#7f8c8d", "dashArray": "6 6", "label": "connector: snap (line ends joined)"},
+    "transfer": {"color": "#7f8c8d", "dashArray": "1 5", "label": "connector: transfer at an interchange"},
+    "access": {"color": "#7f8c8d", "dashArray": "2 6", "label": "connector: access (place to network)"},
 }
 _ENDS = {"start": ("green", "play"), "end": ("red", "flag-checkered")}
 
@@ -163,6 +166,8 @@ def corridor_map(catalog, doc, options, *, basemap, searched=()):
                     ("Distance from the route", _km(p["distance_km"])),
                     ("Chainage (km along the route)", _km(p["chainage_km"])),
                     *([("Length inside the band", _km(p["inside_length_km"]))] if p["inside_length_km"] else []),
+                    *([("Area inside the band", f"{p['inside_area_km2']:,.0f} km\u00b2")]
+                      if p.get("inside_area_km2") is not None else []),
                     ("Kind", p["kind"] or "\u2014"), ("Status", p["status"] or "\u2014"),
                     ("Countries", ", ".join(p["countries"] or []) or "\u2014")],
                 note=f"Source: {PLACES_ATTRIBUTION}" if lid == PLACES else None,

@@ -27,19 +27,10 @@ from geo.corridor_report import (
     parse_feature_ref,
     parse_layer_list,
 )
-from geo.network import (
-    DEFAULT_ATTACH_KM,
-    DEFAULT_SNAP_KM,
-    MAX_ATTACH_KM,
-    MODES,
-    SNAP_MAX_KM,
-    nearest,
-    network_for,
-    parse_modes,
-    shortest_path,
-)
+from geo.network import DEFAULT_ATTACH_KM, DEFAULT_SNAP_KM, MAX_ATTACH_KM, MODES, SNAP_MAX_KM, network_for
 from geo.places import Place, find_place
 from geo.route_borders import with_borders
+from geo.routing import nearest, parse_modes, shortest_path
 from layers.errors import BadParameter, NoPath
 from layers.index import capped_limit
 from webapp.analysis.maps import PLACES_ATTRIBUTION
@@ -261,7 +252,7 @@ def corridor_result(catalog, q):
         doc["attribution"] = _attributions(catalog, [q.layer, *q.with_layers, BASEMAP_LAYER])
         return _result(doc)
 
-    return _cached(("corridor", q), compute)
+    return _cached(("corridor", q, catalog.fingerprint((q.layer, *q.with_layers))), compute)
 
 
 def _place_attribution(catalog, place):
@@ -280,7 +271,7 @@ def route_result(catalog, q):
             _attributions(catalog, used) + _place_attribution(catalog, q.start) + _place_attribution(catalog, q.end)))
         return _result(doc)
 
-    return _cached(("route", q), compute)
+    return _cached(("route", q, catalog.fingerprint()), compute)  # the network is every visible line layer
 
 
 def overlap_result(catalog, args):
@@ -294,7 +285,7 @@ def overlap_result(catalog, args):
         doc["attribution"] = _attributions(catalog, [a_layer, b_layer])
         return _result(doc)
 
-    return _cached(("overlap", a_layer, a_fid, b_layer, b_fid, width), compute)
+    return _cached(("overlap", a_layer, a_fid, b_layer, b_fid, width, catalog.fingerprint((a_layer, b_layer))), compute)
 
 
 def nearest_result(catalog, q):
@@ -306,4 +297,4 @@ def nearest_result(catalog, q):
         doc["attribution"] = _attributions(catalog, [q.layer]) + _place_attribution(catalog, q.place)
         return _result(doc)
 
-    return _cached(("nearest", q), compute)
+    return _cached(("nearest", q, catalog.fingerprint()), compute)

@@ -121,13 +121,15 @@ def _drawable(doc):
 
 def _corridor_parts(catalog, q, basemap, *, self_contained=False):
     doc = _drawable(corridor_result(catalog, q).doc)
-    return current_app.extensions[_MAPS].get(("corridor", q, basemap, self_contained), lambda: corridor_map(
+    key = ("corridor", q, basemap, self_contained, catalog.fingerprint((q.layer, *q.with_layers)))
+    return current_app.extensions[_MAPS].get(key, lambda: corridor_map(
         catalog, doc, _map_options(self_contained), basemap=basemap, searched=q.with_layers))
 
 
 def _route_parts(catalog, q, basemap, *, self_contained=False):
     result = route_result(catalog, q)
-    return current_app.extensions[_MAPS].get(("route", q, basemap, self_contained), lambda: route_map(
+    key = ("route", q, basemap, self_contained, catalog.fingerprint())
+    return current_app.extensions[_MAPS].get(key, lambda: route_map(
         catalog, result.doc, _map_options(self_contained), basemap=basemap))
 
 
@@ -164,7 +166,8 @@ def _download(body, mimetype, name):
 def _result_download(result, fmt, stem, key):
     """A corridor or route result in a data format: GeoJSON as the API serves it, the rest via pyogrio/pyarrow."""
     frame = gpd.GeoDataFrame.from_features(result.doc["features"], crs="EPSG:4326")
-    return frame_download(frame, fmt, stem, geojson=result.body, key=("analysis", key, fmt.name))
+    # the result's content hash in the key: a result computed from other layer versions is another download
+    return frame_download(frame, fmt, stem, geojson=result.body, key=("analysis", key, result.etag, fmt.name))
 
 
 def _figure(kind, catalog, q, stem):
@@ -305,8 +308,15 @@ def _corridor_rows(catalog, doc):
         href = None if p["layer"] == PLACES else url_for("pages.layer_map", layer_id=p["layer"], feature=p["id"])
         rows.append({**p, "layer_title": layer_title(catalog, p["layer"]), "href": href,
                      "countries": ", ".join(p["countries"] or []), "distance": _fmt(p["distance_km"]),
-                     "chainage": _fmt(p["chainage_km"]), "inside": _fmt(p["inside_length_km"])})
+                     "chainage": _fmt(p["chainage_km"]), "inside": _inside_text(p)})
     return rows
+
+
+def _inside_text(props):
+    """What of a feature lies inside the band, in its unit: km of a line, km² of a polygon (points: blank)."""
+    if props.get("inside_area_km2") is not None:
+        return f"{props['inside_area_km2']:,.0f} km\u00b2"
+    return _fmt(props["inside_length_km"])
 
 
 def _leg_rows(doc):
@@ -385,8 +395,10 @@ def _route_page(*, embed):
     totals = doc["totals"]
     by_mode = [(MODE_STYLE[m]["label"], _fmt(km)) for m, km in totals["by_mode_km"].items()]
     legs = _leg_rows(doc)
+    split = [("On mapped lines", _fmt(totals["network_km"])), ("Sea legs (geodesic)", _fmt(totals["sea_km"])),
+             (f"Connectors ({len(totals['connectors'])})", _fmt(totals["connector_km"]))]
     return _render("route.html", 200, title=title, map=parts, doc=doc, totals=totals, legs=legs,
-                   by_mode=by_mode,
+                   by_mode=by_mode, split=split,
                    total=_fmt(totals["total_km"]), reported=_fmt(totals["reported_equivalent_km"]),
                    sources=_sources(catalog, [*(leg["layer"] for leg in legs if leg["project"]),
                                               *(_place_layer(p) for p in (q.start, q.end)), BASEMAP_LAYER]),

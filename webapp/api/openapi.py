@@ -20,6 +20,7 @@ from geo.simplify import FULL_BAND
 from layers.index import MAX_LIMIT, MAX_OFFSET
 from layers.schema import FEATURE_ID_RE, GEOMETRY_QUALITIES, KINDS, STATUSES
 from webapp.api.views import layer_filterable
+from webapp.imports.openapi import SECURITY_SCHEMES, write_operations
 from webapp.maps.builder import current_catalog
 
 __all__ = ["OPENAPI_MEDIA", "OPENAPI_VERSION", "bp", "errors", "filter_parameters", "json_content",
@@ -266,21 +267,24 @@ def _operations(catalog):
             "responses": {"200": _json(_ref("AnyObject"), "Shared length and crossings (km)."), **_errors(400, 404)},
         }),
         ("analysis.route", "/api/route", {
-            "summary": "Shortest path over the network of line layers between two places, `lat,lon` points or "
-                       "`layer:feature` points.",
+            "summary": "Shortest path between two places, `lat,lon` points or `layer:feature` points, within one "
+                       "commodity (transport: road, rail, sea; gas; power), with km on mapped lines, at sea and in "
+                       "named connectors (snap, transfer, access) kept apart.",
             "operationId": "getRoute",
             "parameters": [
                 _query("from", {"type": "string", "maxLength": 200}, "Start: a place name, `lat,lon` or "
                        "`layer:feature`.", required=True, example="Kashgar"),
                 _query("to", {"type": "string", "maxLength": 200}, "End, as `from`.", required=True,
                        example="Gwadar"),
-                _query("modes", _MODES, f"Comma-separated modes ({', '.join(MODES)}; default all).",
-                       example="road"),
+                _query("modes", _MODES, f"Comma-separated modes ({', '.join(MODES)}; default all; the path "
+                       "uses those of one commodity).", example="road"),
                 _query("snap_km", _SNAP_KM, "Join line ends closer than this (km)."),
                 _query("attach_km", _ATTACH_KM, "Attach the places to the network within this distance (km)."),
             ],
-            "responses": {"200": _json(_ref("FeatureCollection"), "GeoJSON path: legs (project, mode, km) and "
-                                       "totals.", media="application/geo+json"), **_errors(400, 404)},
+            "responses": {"200": _json(_ref("FeatureCollection"), "GeoJSON path: legs (type line, sea, snap, "
+                                       "transfer or access; project or connector name; km) and totals (total_km, "
+                                       "network_km, sea_km, connector_km, connectors, alternatives).",
+                                       media="application/geo+json"), **_errors(400, 404)},
         }),
         ("search.search", "/api/search", {
             "summary": "Search features (names, ids, aliases), places (cited waypoints, GeoNames, Natural Earth) "
@@ -297,7 +301,8 @@ def _operations(catalog):
         }),
         ("analysis.nearest", "/api/nearest", {
             "summary": "The nearest point features of a layer (ports by default) to a point or a place, by "
-                       "straight-line geodesic km and by network km.",
+                       "straight-line geodesic km and by network path (path_km, split into network_km on mapped "
+                       "lines, sea_km and connector_km).",
             "operationId": "getNearest",
             "description": "The starting point is given in one of two mutually exclusive ways: `lat` and `lon` "
                            "together, or `place`; giving `place` with `lat` or `lon` is a 400.",
@@ -338,6 +343,9 @@ def openapi_document(app, catalog, *, ogc_root=None):
             if ogc_root:
                 path = path[len(MOUNT):] or "/"
             paths[path] = {"get": {"tags": [tag], **operation}}
+    for endpoint, path, method, operation in () if ogc_root else write_operations():  # imports, accounts, status
+        if endpoint in endpoints:
+            paths.setdefault(path, {})[method] = {"tags": [path.split("/")[2]], **operation}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -351,7 +359,7 @@ def openapi_document(app, catalog, *, ogc_root=None):
         },
         **({"servers": [{"url": ogc_root, "description": "the OGC API"}]} if ogc_root else {}),
         "paths": paths,
-        "components": {"schemas": _schemas()},
+        "components": {"schemas": _schemas(), "securitySchemes": SECURITY_SCHEMES},
     }
 
 

@@ -284,7 +284,7 @@ def layer_geojson(layer_id):
     if cached is not None:
         return cached
     bodies = current_app.extensions["api_bodies"]
-    body, _ = bodies.get((layer_id, link_base, query),
+    body, _ = bodies.get((layer_id, catalog.fingerprint([layer_id]), link_base, query),
                          lambda: (_collection(catalog, layer_id, query, link_base), etag))
     response = Response(body, mimetype=GEOJSON)
     response.set_etag(etag)

@@ -207,4 +207,4 @@ def layer_download(layer_id):
     stem = layer_id if query == LayerQuery(None, (), None, 0) else f"{layer_id}_selection"
     return frame_download(layer.gdf.iloc[chosen], fmt, stem,
                           geojson=_selection_geojson(catalog, layer_id, chosen) if fmt.name == "geojson" else None,
-                          key=(layer_id, id(catalog), fmt.name, query))
+                          key=(catalog.fingerprint([layer_id]), fmt.name, query))

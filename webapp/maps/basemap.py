@@ -15,6 +15,7 @@ as far as this data supports (:data:`OFFLINE_MAX_ZOOM`).
 from __future__ import annotations
 
 import json
+import secrets
 from typing import ClassVar
 
 import shapely
@@ -24,11 +25,12 @@ from folium.map import Layer
 from folium.plugins import MiniMap
 from markupsafe import Markup
 
-from geo.simplify import ZOOM_BANDS, band_zoom, quantise_decimals, tolerance_degrees
+from geo.pixels import quantise_decimals, tolerance_degrees
+from geo.simplify import ZOOM_BANDS, band_zoom
 from layers.errors import BadParameter, ImportFailed
 from layers.importers.ne_basemap import NE_BASEMAP_SOURCE, read_places, read_rivers
 from webapp.api.httpcache import not_modified
-from webapp.maps.display import _feature_collection, _script_json, basemap_countries_js
+from webapp.maps.display import BASEMAP_LAYER, _feature_collection, _script_json, basemap_countries_js
 from webapp.maps.elements import _template, attribution_parts
 
 __all__ = ["BASEMAP_PANE", "LABEL_PANE", "OFFLINE_BANDS", "OFFLINE_MAX_ZOOM", "BasemapMiniMap", "NoTilesLayer",
@@ -71,7 +73,7 @@ def places_json(catalog):
                 for (x, y), p in zip(xy, props)]
         return _script_json(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
 
-    return catalog.memo(("webapp.basemap.places",), compute)
+    return catalog.memo(("webapp.basemap.places",), compute, layers=())  # a file, the same for every viewer
 
 
 def rivers_json(catalog, band):
@@ -87,15 +89,17 @@ def rivers_json(catalog, band):
         features = [f for f in features if f["properties"]["min_zoom"] <= zoom + 1]
         geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in features])
         simple = shapely.simplify(geoms, float(tolerance_degrees(zoom, 40.0)))
-        simple = shapely.set_precision(simple, 10.0 ** -quantise_decimals(zoom), mode="pointwise")
+        simple = shapely.set_precision(simple, 10.0 ** -quantise_decimals(zoom, 40.0), mode="pointwise")
         props = [{"name": f["properties"]["name"], "rank": f["properties"]["rank"]} for f in features]
         return _script_json(_feature_collection(shapely.to_geojson(simple), props))
 
-    return catalog.memo(("webapp.basemap.rivers", band), compute)
+    return catalog.memo(("webapp.basemap.rivers", band), compute, layers=())
 
 
 def _respond(catalog, key, body):
-    etag = f"{catalog.memo(('webapp.basemap.version',), lambda: str(id(catalog)))}-{key}"
+    # one tag per process and basemap version, the same for every viewer (their user layers are not in it)
+    version = catalog.memo(("webapp.basemap.version",), lambda: secrets.token_hex(8), layers=(BASEMAP_LAYER,))
+    etag = f"{version}-{key}"
     cached = not_modified(etag, "application/json")
     if cached is not None:
         return cached

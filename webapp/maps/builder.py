@@ -24,11 +24,11 @@ from folium import plugins
 from markupsafe import Markup
 
 from geo.simplify import ZOOM_BANDS
-from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
 from layers.errors import BadParameter, FeatureNotFound
 from layers.schema import FOCUS_BBOX, REGION_BBOX
 from layers.styles import STATUS_STYLE, layer_colour, legend_entries, point_icon
 from webapp.cache import MapCache, parts_bytes
+from webapp.catalog import current_catalog
 from webapp.maps import assets, blocs, elements, tiled
 from webapp.maps import basemap as vector_basemap
 from webapp.maps.delivery import EMPTY_COLLECTION, Delivery, display_band, embeds_popups, is_tiled, layer_delivery
@@ -419,15 +419,9 @@ def render_parts(fmap):
 # --- Flask glue ---------------------------------------------------------------
 
 def init_app(app):
-    """Load and validate the catalogue once, and set up the rendered-map cache.
-
-    Built-in layers plus ``LAYERS_DIRS``; a broken layer file stops start-up
-    with :class:`~layers.errors.LayerInvalid` naming file, feature and problem.
-    """
+    """Set up the rendered-map cache and the map options (the catalogue is :mod:`webapp.catalog`'s)."""
     parse_basemap(app.config["DEFAULT_BASEMAP"], default="osm")  # a bad setting fails at start-up
-    catalog = Catalog.from_dirs(BUILTIN_LAYERS_DIR, app.config["LAYERS_DIRS"])
     root = (app.config.get("APPLICATION_ROOT") or "/").rstrip("/")
-    app.extensions["catalog"] = catalog
     app.extensions["map_cache"] = MapCache(app.config["MAP_CACHE_MB"] * 1024 * 1024)
     app.extensions["map_options"] = MapOptions(
         tiles_url=app.config["TILES_URL"], tiles_attribution=app.config["TILES_ATTRIBUTION"],
@@ -442,11 +436,6 @@ def init_app(app):
         basemap_urls={"countriesUrl": f"{root}/basemap/countries/{{band}}.json",
                       "placesUrl": f"{root}/basemap/places.json", "riversUrl": f"{root}/basemap/rivers/{{band}}.json"},
     )
-
-
-def current_catalog():
-    """The catalogue of the app handling this request."""
-    return current_app.extensions["catalog"]
 
 
 def map_options(*, self_contained=False, embed=False):
@@ -467,5 +456,7 @@ def cached_map(spec, *, self_contained=False, embed=False):
     """
     options = map_options(self_contained=self_contained, embed=embed)
     catalog = current_catalog()
+    # the layers' versions are part of the key: a replaced layer is never drawn from its old map
     return current_app.extensions["map_cache"].get(
-        (spec, self_contained, embed), lambda: render_parts(build_map(catalog, spec, options)))
+        (spec, self_contained, embed, catalog.fingerprint(spec.layer_ids)),
+        lambda: render_parts(build_map(catalog, spec, options)))

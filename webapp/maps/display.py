@@ -21,7 +21,8 @@ import numpy as np
 import shapely
 from markupsafe import Markup
 
-from geo.simplify import FULL_BAND, band_zoom, cached_display, tolerance_degrees
+from geo.pixels import tolerance_degrees
+from geo.simplify import FULL_BAND, band_zoom, cached_display
 from geo.stats import layer_stats, layer_summary, records
 from layers.schema import PROPERTIES, REGION_BBOX, latest_status
 from layers.styles import HALO_QUALITIES, QUALITY_STYLE, layer_colour, line_style
@@ -93,7 +94,7 @@ def country_names(catalog):
         gdf = catalog.layer(BASEMAP_LAYER).gdf
         return dict(zip(gdf["id"], gdf["name"]))
 
-    return catalog.memo(("webapp.country-names",), compute)
+    return catalog.memo(("webapp.country-names",), compute, layers=(BASEMAP_LAYER,))
 
 
 def _text(value):
@@ -337,4 +338,4 @@ def basemap_countries_js(catalog, band):
                  for code, name, (x, y) in zip(gdf["id"], gdf["name"], labels)]
         return _script_json(_feature_collection(shapely.to_geojson(shown), props))
 
-    return catalog.memo(("webapp.basemap", band), compute)
+    return catalog.memo(("webapp.basemap", band), compute, layers=(BASEMAP_LAYER,))

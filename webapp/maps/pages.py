@@ -40,7 +40,8 @@ bp = Blueprint("pages", __name__)
 
 
 def init_app(app):
-    """The cache of whole rendered pages (``PAGE_CACHE_MB``), keyed by host and full path."""
+    """The cache of whole rendered pages (``PAGE_CACHE_MB``), keyed by host, full path and viewer (see
+    :func:`_cached_page`)."""
     app.extensions["page_cache"] = BodyCache(app.config["PAGE_CACHE_MB"] * 1024 * 1024)
 
 SITE_TITLE = "Pakistan connectivity corridors"
@@ -105,8 +106,15 @@ def _page_data(layer_ids, spec, filters, *, title, years, embed):
 
 
 def _cached_page(build):
-    """The whole page from the page cache (ETag answered before any rendering), or ``build()`` stored."""
-    key = (request.host_url, request.full_path, current_app.config["DEFAULT_BASEMAP"])
+    """The whole page from the page cache (ETag answered before any rendering), or ``build()`` stored.
+
+    Keyed by the viewer too: who is signed in (the bar names them) and the version of every layer they
+    may see -- so a private layer is never served to anyone else, and an import, replacement or
+    deletion is on the next page at once.
+    """
+    user = g.get("user")
+    key = (request.host_url, request.full_path, current_app.config["DEFAULT_BASEMAP"],
+           user.id if user is not None else None, current_catalog().fingerprint())
     cache = current_app.extensions["page_cache"]
     hit = cache.peek(key)
     if hit is not None:

@@ -362,8 +362,8 @@ def items(layer_id):
     cached = not_modified(etag, GEOJSON)
     if cached is not None:
         return cached
-    body, _ = current_app.extensions["api_bodies"].get(("ogc-items", layer_id, base, q.key()),
-                                                        lambda: (_items_json(catalog, layer_id, q), etag))
+    key = ("ogc-items", catalog.fingerprint([layer_id]), base, q.key())  # the layer's version: never a stale page
+    body, _ = current_app.extensions["api_bodies"].get(key, lambda: (_items_json(catalog, layer_id, q), etag))
     response = Response(body, mimetype=GEOJSON)
     response.set_etag(etag)
     return response

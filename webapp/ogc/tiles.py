@@ -178,7 +178,8 @@ def tile(layer_id, tms, z, y, x):
     cached = not_modified(etag, MVT)
     if cached is not None:
         return cached
-    body, _ = current_app.extensions[_TILES].get((layer_id, z, y, x),
+    # the layer's version in the key: a replaced layer's tiles are never served from the old one
+    body, _ = current_app.extensions[_TILES].get((layer_id, catalog.fingerprint([layer_id]), z, y, x),
                                                  lambda: (tile_bytes(catalog, layer_id, z, y, x), etag))
     response = Response(body, mimetype=MVT)
     response.set_etag(etag)
