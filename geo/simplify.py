@@ -160,7 +160,9 @@ def _simplify_coverage(polys, zoom, decimals, lat):
     """
     edges = shapely.get_parts(shapely.line_merge(shapely.union_all(shapely.boundary(polys))))
     shown = simplified_parts(edges, zoom, decimals, lat, exact_meetings=True)
-    faces = shapely.get_parts(shapely.polygonize(shown))
+    # noded first: a sub-pixel sliver's edge (Kenya's Ilemi tip at the region's 5N cut) may collapse onto its
+    # neighbour's, and polygonize needs the overlapping run as one line or the face beside it (South Sudan) is lost
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(shown))))
     face_i, poly_i = shapely.STRtree(polys).query(faces, predicate="intersects")
     overlap = shapely.area(shapely.intersection(faces[face_i], polys[poly_i]))
     order = np.lexsort((-overlap, face_i))
