@@ -81,7 +81,7 @@ KIND_ICON = {
 BLOC_TITLES = {"sco": "Shanghai Cooperation Organisation", "eaeu": "Eurasian Economic Union",
                "carec": "Central Asia Regional Economic Cooperation"}
 BLOC_STATUS_COLOURS = {"member": "#3a7ca5", "observer": "#9cc3dc", "dialogue_partner": "#d9b26f",
-                       "partner": "#d9b26f"}
+                       "partner": "#d9b26f", "free_trade_agreement": "#b5a3cf"}
 KIND_WEIGHT = {"gas_pipeline": 3, "power_line": 3, "road": 4, "rail": 3, "sea_route": 2}
 
 

@@ -204,3 +204,37 @@ def test_statistics_measure_length_by_country_and_crossings_across_the_region(ca
     assert crossings[0] == ("RUS", "KAZ") and crossings[-2:] == [("UZB", "AFG"), ("AFG", "PAK")]
     trunk = layer_stats(catalog, "instc").set_index("id").loc["instc_west_moscow_astrakhan"]
     assert trunk["length_by_country_km"] == {"RUS": pytest.approx(1293.1, abs=0.1)}
+
+
+def test_every_bloc_status_has_a_colour_and_every_bloc_draws(client):
+    from layers.styles import BLOC_STATUS_COLOURS, BLOC_TITLES
+
+    blocs, _ = region_blocs.read_blocs()
+    assert set(blocs) == set(BLOC_TITLES)
+    for bloc_id, bloc in blocs.items():
+        assert set(bloc["statuses"]) <= set(BLOC_STATUS_COLOURS), bloc_id
+        assert client.get(f"/map/tapi?blocs={bloc_id}").status_code == 200, bloc_id
+
+
+def test_figures_and_html_exports_colour_countries_by_bloc(client):
+    import io
+
+    import matplotlib.image
+    import numpy as np
+
+    def near_member_px(body):  # pixels within a few levels of the SCO member fill (under the layer's own tint)
+        rgb = matplotlib.image.imread(io.BytesIO(body), format="png")[..., :3] * 255
+        return int((np.abs(rgb - np.array([0x3A, 0x7C, 0xA5])).max(axis=-1) <= 8).sum())
+
+    plain = client.get("/export?format=png&layers=boundaries&width=800&height=600")
+    sco = client.get("/export?format=png&layers=boundaries&width=800&height=600&blocs=sco")
+    assert plain.status_code == sco.status_code == 200
+    # members (Pakistan, India, China, Russia, Central Asia, Iran) fill a tenth of the picture; the plain one has
+    # only the legend's and anti-aliasing's few
+    assert near_member_px(plain.data) < 500 and near_member_px(sco.data) > 48_000
+    svg = client.get("/export?format=svg&layers=boundaries&blocs=eaeu").get_data(as_text=True)
+    assert "Countries: Eurasian Economic Union (EAEU)" in svg and "free trade agreement (1)" in svg
+    html = client.get("/export?format=html&layers=tapi&blocs=eaeu").get_data(as_text=True)
+    assert "Eurasian Economic Union (EAEU)" in html
+    bad = client.get("/export?format=stats-csv&blocs=sco")
+    assert bad.status_code == 400 and "blocs" in bad.get_data(as_text=True)
