@@ -35,6 +35,7 @@ ROAD_KINDS = ("road", "rail")
 # schematic lines would only repeat the project layers drawn on top.
 ROADS_MIN_ZOOM = ZOOM_BANDS[2][0]
 ROADS_SOURCE = "Roads and railways: this project's road and rail layers (operating, schematic)"
+LABEL_EVERY_DEG = 0.8  # ~80 km: a zoom-10 view (~1.7 degrees wide) shows each road's number at least once
 _REF = re.compile(r"\b([MNE]-\d{1,3}[A-Z]?)\b")  # Pakistan's motorway / national highway / Asian route numbers
 
 
@@ -73,9 +74,20 @@ def basemap_roads(catalog):
     return catalog.memo(("webapp.basemap.roads",), compute, layers=ids)
 
 
+def _label_points(geom, ref):
+    """Where a road's number is written: every ~:data:`LABEL_EVERY_DEG` along it (at least once), [[lon, lat], ...];
+    none without a number. Display only: degrees are fine for spacing labels."""
+    if not ref:
+        return []
+    count = max(1, round(float(shapely.length(geom)) / LABEL_EVERY_DEG))
+    points = shapely.line_interpolate_point(shapely.line_merge(geom), (np.arange(count) + 0.5) / count,
+                                            normalized=True)
+    return [[round(float(x), 3), round(float(y), 3)] for x, y in shapely.get_coordinates(points)]
+
+
 def roads_json(catalog, band):
     """The basemap roads simplified for zoom band ``band``: a script-safe FeatureCollection whose features carry
-    ``name``, ``kind`` (road | rail), ``ref`` and ``_label`` ([lon, lat] halfway along, for the ref)."""
+    ``name``, ``kind`` (road | rail), ``ref`` and ``_labels`` (where to write the ref, :func:`_label_points`)."""
     ids = road_layer_ids(catalog)
 
     def compute():
@@ -85,10 +97,8 @@ def roads_json(catalog, band):
         zoom = band_zoom(band)
         simple = shapely.simplify(geoms, float(tolerance_degrees(zoom, 40.0)))
         simple = shapely.set_precision(simple, 10.0 ** -quantise_decimals(zoom, 40.0), mode="pointwise")
-        halfway = shapely.get_coordinates(shapely.line_interpolate_point(shapely.line_merge(geoms), 0.5,
-                                                                         normalized=True))
-        rows = [{"name": p["name"], "kind": p["kind"], "ref": p["ref"],
-                 "_label": [round(float(x), 3), round(float(y), 3)]} for p, (x, y) in zip(props, halfway)]
+        rows = [{"name": p["name"], "kind": p["kind"], "ref": p["ref"], "_labels": _label_points(g, p["ref"])}
+                for g, p in zip(geoms, props)]
         return _script_json(_feature_collection(shapely.to_geojson(simple), rows))
 
     return catalog.memo(("webapp.basemap.roads-json", band), compute, layers=ids)

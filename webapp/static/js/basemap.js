@@ -113,12 +113,14 @@
             roads.clearLayers();
             roads.addData(data);
             roadItems.forEach(function (item) { labels.removeLayer(item.marker); });
-            roadItems = data.features.filter(function (f) { return f.properties.ref; }).map(function (f) {
-                var m = L.marker([f.properties._label[1], f.properties._label[0]], {
-                    pane: o.labelPane, interactive: false, keyboard: false,
-                    icon: textLabel(f.properties.ref, "mapsvc-road-label")});
-                labels.addLayer(m);
-                return {marker: m, minZoom: o.roadsMinZoom, width: 8 * f.properties.ref.length};
+            roadItems = [];
+            data.features.forEach(function (f) {
+                (f.properties._labels || []).forEach(function (p) {
+                    var m = L.marker([p[1], p[0]], {pane: o.labelPane, interactive: false, keyboard: false,
+                                                    icon: textLabel(f.properties.ref, "mapsvc-road-label")});
+                    labels.addLayer(m);
+                    roadItems.push({marker: m, minZoom: o.roadsMinZoom, width: 8 * f.properties.ref.length});
+                });
             });
             items = countryItems.concat(cityItems, roadItems);
             showRoads();
