@@ -36,8 +36,8 @@ from webapp.maps.display import BASEMAP_LAYER, _feature_collection, _script_json
 from webapp.maps.elements import _template, attribution_parts
 from webapp.maps.roads import ROADS_MIN_ZOOM, ROADS_SOURCE, roads_json
 
-__all__ = ["BASEMAP_PANE", "LABEL_PANE", "ROADS_PANE", "OFFLINE_BANDS", "OFFLINE_MAX_ZOOM", "BasemapMiniMap", "NoTilesLayer",
-           "ROAD_BANDS", "VectorBasemap", "bp", "countries_json", "places_json", "rivers_json",
+__all__ = ["BASEMAP_PANE", "LABEL_PANE", "OFFLINE_BANDS", "OFFLINE_MAX_ZOOM", "ROADS_PANE", "ROAD_BANDS",
+           "BasemapMiniMap", "NoTilesLayer", "VectorBasemap", "bp", "countries_json", "places_json", "rivers_json",
            "roads_json"]
 
 BASEMAP_PANE = "mapsvc-basemap"

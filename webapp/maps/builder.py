@@ -133,7 +133,8 @@ class MapOptions:
     tile_url: str | None = None
     tiled_min_features: int = 5000
     tiled_script_url: str = "/static/js/tiled-layer.js"
-    # {"countriesUrl", "placesUrl", "riversUrl", "roadsUrl"}: served maps fetch the offline basemap; None inlines it (exports)
+    # {"countriesUrl", "placesUrl", "riversUrl", "roadsUrl"}: served maps fetch the offline basemap; None inlines it
+    # (exports)
     basemap_urls: dict | None = None
     minimap_minimized: bool | None = None  # None: folded in frames under 900 px; True in embeds and exports
 
