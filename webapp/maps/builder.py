@@ -133,7 +133,8 @@ class MapOptions:
     tile_url: str | None = None
     tiled_min_features: int = 5000
     tiled_script_url: str = "/static/js/tiled-layer.js"
-    # {"countriesUrl", "placesUrl", "riversUrl"}: served maps fetch the offline basemap; None inlines it (exports)
+    # {"countriesUrl", "placesUrl", "riversUrl", "roadsUrl"}: served maps fetch the offline basemap; None inlines it
+    # (exports)
     basemap_urls: dict | None = None
     minimap_minimized: bool | None = None  # None: folded in frames under 900 px; True in embeds and exports
 
@@ -281,7 +282,8 @@ def base_map(catalog, basemap, options, bounds, *, bloc=None):
     if options.basemap_urls is None:
         inline = {"countries": vector_basemap.countries_json(catalog, band),
                   "places": vector_basemap.places_json(catalog),
-                  "rivers": vector_basemap.rivers_json(catalog, 1)}
+                  "rivers": vector_basemap.rivers_json(catalog, 1),
+                  "roads": vector_basemap.roads_json(catalog, vector_basemap.ROAD_BANDS[0])}
     tiles_max = TILE_PROVIDERS[basemap].max_zoom if tiles_on else 19
     vector = vector_basemap.VectorBasemap(attribution=boundaries_attr, tiles_on=tiles_on, region=REGION_BBOX,
                                           band=band, urls=options.basemap_urls, inline=inline,
@@ -434,7 +436,8 @@ def init_app(app):
         tiled_min_features=app.config["TILED_MIN_FEATURES"],
         tiled_script_url=app.extensions["static_assets"]["prefix"] + "/js/tiled-layer.js",
         basemap_urls={"countriesUrl": f"{root}/basemap/countries/{{band}}.json",
-                      "placesUrl": f"{root}/basemap/places.json", "riversUrl": f"{root}/basemap/rivers/{{band}}.json"},
+                      "placesUrl": f"{root}/basemap/places.json", "riversUrl": f"{root}/basemap/rivers/{{band}}.json",
+                      "roadsUrl": f"{root}/basemap/roads/{{band}}.json"},
     )
 
 
