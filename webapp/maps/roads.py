@@ -13,8 +13,8 @@ unbuilt lines are left out: a basemap shows what is there. User layers are
 never part of it (the basemap is the same for every viewer).
 
 Served as ``/basemap/roads/<band>.json`` for the zoom bands from
-:data:`ROADS_MIN_ZOOM` (:mod:`webapp.maps.basemap`), and drawn into printed
-figures whose extent is that detailed (:mod:`webapp.export.figures_map`).
+:data:`ROADS_MIN_ZOOM` (:mod:`webapp.maps.basemap`). Printed figures do not draw
+them (their basemap is countries, sea and places only).
 """
 
 from __future__ import annotations
