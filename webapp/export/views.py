@@ -20,8 +20,8 @@ from webapp.export.figures import layers_figure
 from webapp.export.figures_page import FIGURE_FORMATS, configure_matplotlib, figure_page
 from webapp.hosts import external_url
 from webapp.maps import assets
-from webapp.maps.builder import MapSpec, cached_map, current_catalog, overview_layer_ids, parse_basemap, parse_layer_ids
 from webapp.maps.blocs import parse_bloc
+from webapp.maps.builder import MapSpec, cached_map, current_catalog, overview_layer_ids, parse_basemap, parse_layer_ids
 from webapp.workload import heavy_view
 
 __all__ = [
