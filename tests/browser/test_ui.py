@@ -28,8 +28,12 @@ def _search(page, text):
     box = page.locator(".mapsvc-search input")
     box.fill(text)
     page.locator(".mapsvc-search [role=option]").first.wait_for(timeout=10000)
+    before = _centre(page)
     box.press("Enter")
-    page.wait_for_timeout(300)
+    # wait for the move to start and end (a fixed 300 ms was too short on a loaded 2-core machine)
+    page.wait_for_function("([lat, lon]) => { const c = window.mapsvc.map.getCenter(); "
+                           "return Math.abs(c.lat - lat) + Math.abs(c.lng - lon) > 1e-6; }", arg=before, timeout=10000)
+    page.wait_for_timeout(800)
 
 
 @pytest.mark.parametrize("text, lat, lon, popup", [
