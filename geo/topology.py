@@ -214,6 +214,9 @@ def dense_lines(geoms, *, step_km=TOPOLOGY_STEP_KM):
     part_owner = owner[np.r_[0, np.flatnonzero(np.diff(logical)) + 1]] if len(logical) else np.zeros(0, dtype=int)
     vertex_logical = logical[coord_part] if len(coords) else np.zeros(0, dtype=int)
     if len(coords):
+        # GEOS misplaces intersections on subnormal coordinates (a line at lon 5e-324 met a border 500 m off
+        # it); below 2.2e-308 degrees a coordinate is zero on the ground
+        coords = np.where(np.abs(coords) < np.finfo(float).tiny, 0.0, coords)
         coords, vertex_logical = densify_coords(coords, vertex_logical, step_km)
         # the point of a pole has no longitude: give it the incoming one, so the pole cut is clean
         at_pole = np.abs(coords[:, 1]) >= 90.0 - 1e-12
