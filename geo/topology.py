@@ -248,7 +248,7 @@ def planar_geometries(geoms):
     """``geoms`` as planar shapely work may read them: lines as their :func:`dense_lines` pieces, others as given.
 
     A raw sparse line is a planar chord, not the geodesic (40° of
-    longitude along 60°N bulges 167 km north of it), and a raw segment
+    longitude along 60°N bulges 169.5 km north of it), and a raw segment
     from 178°E to 178°W runs the long way round: an index or a test over
     raw lines misses what the geodesic meets. Points and polygons pass
     through unchanged.
