@@ -43,6 +43,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import numpy as np
 import shapely
@@ -59,6 +60,7 @@ __all__ = [
     "UserRecord",
     "VersionRecord",
     "content_sha256",
+    "now_iso",
     "properties_json",
 ]
 
@@ -146,6 +148,11 @@ class AuditEntry:
     layer_id: str | None
     version: int | None
     detail: dict
+
+
+def now_iso():
+    """The current UTC time as ISO 8601 to the second (the stores' timestamp form)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def properties_json(props):

@@ -17,7 +17,6 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ from layers.store.base import (
     UserRecord,
     VersionRecord,
     content_sha256,
+    now_iso,
     properties_json,
 )
 
@@ -79,10 +79,6 @@ SELECT v.id, v.number, v.layer_id, v.created_at, v.created_by, v.note, c.feature
        v.id = l.current_version, v.content_id
 FROM versions v JOIN contents c ON c.id = v.content_id JOIN layers l ON l.id = v.layer_id
 """
-
-
-def _now():
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _record(row):
@@ -166,7 +162,7 @@ class EmbeddedStore(Store):
     @staticmethod
     def _audit(db, actor, action, layer_id=None, version=None, **detail):
         db.execute("INSERT INTO audit (at, actor, action, layer_id, version, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                   (_now(), actor, action, layer_id, version, json.dumps(detail, ensure_ascii=False)))
+                   (now_iso(), actor, action, layer_id, version, json.dumps(detail, ensure_ascii=False)))
 
     # --- change feed ------------------------------------------------------------------------------
 
@@ -238,9 +234,9 @@ class EmbeddedStore(Store):
         cur = db.execute(
             "INSERT INTO versions (layer_id, number, content_id, metadata, created_at, created_by, note) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (layer_id, number, content_id, json.dumps(meta, ensure_ascii=False, sort_keys=True), _now(), actor_id,
+            (layer_id, number, content_id, json.dumps(meta, ensure_ascii=False, sort_keys=True), now_iso(), actor_id,
              note))
-        db.execute("UPDATE layers SET current_version = ?, updated_at = ? WHERE id = ?", (cur.lastrowid, _now(),
+        db.execute("UPDATE layers SET current_version = ?, updated_at = ? WHERE id = ?", (cur.lastrowid, now_iso(),
                                                                                          layer_id))
         return cur.lastrowid, number
 
@@ -266,7 +262,7 @@ class EmbeddedStore(Store):
             if not replace:
                 # current_version is set right below, inside the same transaction
                 db.execute("INSERT INTO layers (id, owner_id, public, current_version, created_at, updated_at) "
-                           "VALUES (?, ?, ?, 0, ?, ?)", (layer_id, owner_id, int(public), _now(), _now()))
+                           "VALUES (?, ?, ?, 0, ?, ?)", (layer_id, owner_id, int(public), now_iso(), now_iso()))
             content_id, sha = self._insert_content(db, properties, geometries)
             _, number = self._new_version(db, layer_id, content_id, meta, self._actor_id(db, actor), note)
             self._audit(db, actor, "replace" if replace else "create", layer_id, number, note=note,
@@ -283,7 +279,7 @@ class EmbeddedStore(Store):
     def set_public(self, layer_id, public, *, actor):
         with self._write() as db:
             record = self._record_in(db, layer_id)
-            db.execute("UPDATE layers SET public = ?, updated_at = ? WHERE id = ?", (int(public), _now(), layer_id))
+            db.execute("UPDATE layers SET public = ?, updated_at = ? WHERE id = ?", (int(public), now_iso(), layer_id))
             self._audit(db, actor, "publish" if public else "unpublish", layer_id, record.number)
             return self._record_in(db, layer_id)
 
@@ -315,7 +311,7 @@ class EmbeddedStore(Store):
             if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise StoreConflict(f"user name {name!r} is taken")
             cur = db.execute("INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
-                             (name, password_hash, _now()))
+                             (name, password_hash, now_iso()))
             self._audit(db, actor, "user.create", user=name)
             return _user(db.execute("SELECT id, name, password_hash, created_at FROM users WHERE id = ?",
                                     (cur.lastrowid,)).fetchone())
@@ -337,9 +333,9 @@ class EmbeddedStore(Store):
     def create_token(self, user_id, token_hash, label, *, actor):
         with self._write() as db:
             cur = db.execute("INSERT INTO tokens (user_id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
-                             (user_id, token_hash, label, _now()))
+                             (user_id, token_hash, label, now_iso()))
             self._audit(db, actor, "token.create", token_id=cur.lastrowid, label=label)
-            return TokenRecord(cur.lastrowid, user_id, label, _now(), None, None)
+            return TokenRecord(cur.lastrowid, user_id, label, now_iso(), None, None)
 
     def user_for_token(self, token_hash):
         db = self._conn()
@@ -348,9 +344,9 @@ class EmbeddedStore(Store):
                          (token_hash,)).fetchone()
         if row is None:
             return None
-        today = _now()[:10]
+        today = now_iso()[:10]
         if (row[5] or "")[:10] != today:  # note use once a day: a token used per request must not write per request
-            db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (_now(), row[4]))
+            db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now_iso(), row[4]))
         return _user(row[:4])
 
     def tokens(self, user_id):
@@ -361,7 +357,7 @@ class EmbeddedStore(Store):
     def revoke_token(self, user_id, token_id, *, actor):
         with self._write() as db:
             cur = db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-                             (_now(), token_id, user_id))
+                             (now_iso(), token_id, user_id))
             if cur.rowcount:
                 self._audit(db, actor, "token.revoke", token_id=token_id)
             return bool(cur.rowcount)
