@@ -4,8 +4,9 @@
 :func:`copy_store`: users, token hashes, every layer with every version and
 its content, and the audit log move with their ids, timestamps and
 per-layer version numbers, in one transaction on the target, which must be
-empty. :func:`store_rows` reads a store as plain rows (one consistent
-snapshot); :func:`differences` compares two stores row by row, which is how
+empty (content ids, internal to a store, are renumbered in order).
+:func:`store_rows` reads a store as plain rows (one consistent snapshot);
+:func:`differences` compares two stores row by row, which is how
 the command (and the tests) show nothing was lost. The two backends share
 table and column names; only the geometry column and placeholders differ.
 """
@@ -46,7 +47,7 @@ _INSERT = {
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     "audit": "INSERT INTO audit (id, at, actor, action, layer_id, version, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
 }
-_SERIAL_TABLES = ("users", "tokens", "contents", "versions", "audit")
+_SERIAL_TABLES = ("users", "tokens", "versions", "audit")
 
 
 def _is_pg(store):
@@ -122,19 +123,26 @@ def _insert_features(db, content_id, features):
                             ((content_id, i, p, g) for i, (p, g) in enumerate(features)))
 
 
+def _insert_content_row(db, values):
+    sql = "INSERT INTO contents (sha256, feature_count, vertex_count) VALUES (?, ?, ?)"
+    if db.pg:
+        return db.execute(sql + " RETURNING id", values).fetchone()[0]
+    return db.execute(sql, values).lastrowid
+
+
 def copy_store(source, target):
     """Copy everything of ``source`` into the empty ``target`` in one transaction; counts per kind."""
     if not _is_empty(target):
         raise StoreConflict(f"the target store {target.location} is not empty: migrate only into an empty store")
-    counts = {}
+    counts, content_ids = {}, {}
     with target._write() as conn:
         db = _Db(conn, _is_pg(target))
         for kind, row in store_rows(source):
             counts[kind] = counts.get(kind, 0) + 1
             if kind == "content":
-                db.execute("INSERT INTO contents (id, sha256, feature_count, vertex_count) VALUES (?, ?, ?, ?)",
-                           row[:4])
-                _insert_features(db, row[0], row[4])
+                # content ids are internal (the target may hold the fixed layers' contents): new ids, same order
+                content_ids[row[0]] = new_id = _insert_content_row(db, row[1:4])
+                _insert_features(db, new_id, row[4])
             elif kind == "generation":
                 # grows past both: an instance that cached the target's generation re-reads
                 db.execute("UPDATE store_info SET value = CASE WHEN value > ? THEN value ELSE ? END + 1 "
@@ -142,6 +150,8 @@ def copy_store(source, target):
             else:
                 if kind == "layer" and not db.pg:
                     row = (*row[:2], int(row[2]), *row[3:])
+                elif kind == "version":
+                    row = (*row[:3], content_ids[row[3]], *row[4:])
                 db.execute(_INSERT[kind], row)
         if db.pg:  # explicit ids: move every sequence past them
             for table in _SERIAL_TABLES:
@@ -153,8 +163,7 @@ def copy_store(source, target):
 
 def differences(a, b, *, limit=10):
     """Rows that differ between stores ``a`` and ``b`` (the generation counter aside); [] when equal."""
-    rows_a = [r for r in store_rows(a) if r[0] != "generation"]
-    rows_b = [r for r in store_rows(b) if r[0] != "generation"]
+    rows_a, rows_b = _comparable(a), _comparable(b)
     found = []
     for i in range(max(len(rows_a), len(rows_b))):
         ra = rows_a[i] if i < len(rows_a) else None
@@ -164,6 +173,20 @@ def differences(a, b, *, limit=10):
             if len(found) >= limit:
                 break
     return found
+
+
+def _comparable(store):
+    """Rows without the generation, content ids replaced by their rank (they are internal to each store)."""
+    rows, rank = [], {}
+    for kind, row in store_rows(store):
+        if kind == "content":
+            rank[row[0]] = len(rank)
+            row = (rank[row[0]], *row[1:])
+        elif kind == "version":
+            row = (*row[:3], rank.get(row[3]), *row[4:])
+        if kind != "generation":
+            rows.append((kind, row))
+    return rows
 
 
 def _short(row):
