@@ -14,7 +14,7 @@ fails instead: CI installs it, scripts/debian_packages.sh).
 builds without a ``DATABASE_URL`` gets a fresh PostGIS database instead of
 the embedded store, one per data directory (an app restarted on the same
 ``DATA_DIR`` finds the same database). ``./run_tests.sh`` runs the store,
-API, OGC, import and accounts tests that way too (tests/STORE_SUITE).
+API, OGC, import and accounts tests that way too (the list is in run_tests.sh).
 """
 
 from __future__ import annotations

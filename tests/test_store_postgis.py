@@ -106,7 +106,7 @@ def test_migrate_to_postgis_and_back_through_the_cli_is_lossless(tmp_path, pg_ur
     embedded = open_store("", data)
     _fill(embedded)
     monkeypatch.setenv("MAPSVC_DATA_DIR", str(data))
-    monkeypatch.delenv("MAPSVC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("MAPSVC_DATABASE_URL", f"sqlite:///{data}")  # named: --store=postgis would swap an empty one
     assert main(["store", "migrate", "--to", pg_url]) == 0
     out = capsys.readouterr().out
     assert "2 users, 2 tokens, 2 layers with 5 versions" in out and "identical when compared row by row" in out
