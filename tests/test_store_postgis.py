@@ -1,10 +1,13 @@
 """The PostGIS store beyond the shared contract (tests/test_store.py runs that on both stores):
 first start on an empty database (schema, built-in layers, several instances at once), migration to
 PostGIS and back through the CLI (lossless, compared row by row), and the spatial queries PostGIS
-answers (bbox, corridor candidates) giving exactly the in-memory index's positions."""
+answers (bbox, corridor candidates) giving exactly the in-memory index's positions, and the vector tiles
+it encodes (ST_AsMVT) holding the same features and properties as the embedded store's."""
 
+import math
 import threading
 
+import mapbox_vector_tile
 import numpy as np
 import pytest
 import shapely
@@ -180,3 +183,38 @@ def test_a_version_the_database_does_not_hold_falls_back_to_the_in_memory_index(
     box = shapely.box(60, 20, 80, 40)
     assert sorted(tree.query(box, predicate="intersects")) == sorted(build_tree(layer.gdf.geometry).query(
         box, predicate="intersects"))
+
+
+def _tile_of(lon, lat, z):
+    n = 2 ** z
+    return z, int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n), int((lon + 180) / 360 * n)
+
+
+def _decoded(client, layer_id, tile):
+    response = client.get(f"/ogcapi/collections/{layer_id}/tiles/WebMercatorQuad/{tile[0]}/{tile[1]}/{tile[2]}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    layer = mapbox_vector_tile.decode(response.data, default_options={"y_coord_down": True}).get(layer_id)
+    return response.data, {f["id"]: f["properties"] for f in (layer or {"features": []})["features"]}
+
+
+def test_st_asmvt_tiles_hold_the_same_features_and_properties_as_the_embedded_tiles(pg_url, tmp_path):
+    pg_app = create_app({"TESTING": True, "DATABASE_URL": pg_url, "DATA_DIR": str(tmp_path / "pg")})
+    embedded_app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'embedded'}",
+                               "DATA_DIR": str(tmp_path / "embedded")})
+    assert pg_app.extensions["catalog"].view().spatial is not None
+    pg, embedded = pg_app.test_client(), embedded_app.test_client()
+    tiles, features = set(), 0
+    for layer in BUILTIN:
+        for geom in layer.gdf.geometry.iloc[:12]:
+            lon, lat = shapely.get_coordinates(geom)[0]
+            tiles.update((layer.id, _tile_of(lon, lat, z)) for z in (2, 5, 8, 12))
+    for layer_id, tile in sorted(tiles):
+        body, ours = _decoded(pg, layer_id, tile)
+        _, theirs = _decoded(embedded, layer_id, tile)
+        assert ours == theirs, (layer_id, tile)
+        features += len(ours)
+    assert len(tiles) > 150 and features > 400, (len(tiles), features)
+    # the PostGIS body is PostGIS's own encoding, not the Python encoder's
+    assert body != embedded.get(f"/ogcapi/collections/{layer_id}/tiles/WebMercatorQuad/{tile[0]}/{tile[1]}/"
+                                f"{tile[2]}").data
+    pg_app.extensions["store"].close()

@@ -90,6 +90,44 @@ class PgSpatial:
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
 
+    def mvt(self, layer_id, version, positions, rows, tile, *, extent, buffer, max_lat):
+        """MVT bytes of one tile encoded by PostGIS (``ST_AsMVTGeom`` + ``ST_AsMVT``), or None if not held.
+
+        ``positions`` are the features to draw (row positions, found by
+        :meth:`query`), ``rows`` their tile properties (dicts of text or
+        null, ``_s`` an int style index, ``_fid`` the MVT feature id); null
+        values are left out, as MVT has no null. ``tile`` is ``(z, y, x)``
+        (OGC order). Geometries are clipped to the tile plus ``buffer``
+        units and snapped to its ``extent`` grid by PostGIS; latitudes are
+        cut at Web Mercator's ``max_lat`` first.
+        """
+        z, y, x = tile
+        names = [k for k in rows[0] if k not in ("_s", "_fid")] if rows else []
+        columns = [[row.get(k) for row in rows] for k in names]
+        if any(v is not None and not isinstance(v, str) for col in columns for v in col):
+            return None  # only text travels as text: anything else is encoded by the caller
+        arrays = ", ".join(["%s::int[]"] * 3 + ["%s::text[]"] * len(names))
+        aliases = ", ".join(["seq", "_s", "_fid", *(f'"{k}"' for k in names), "ord"])
+        props = "".join(f', p."{k}"' for k in names)
+        sql = f"""
+            SELECT ST_AsMVT(t, %s, %s, 'geom', '_fid') FROM (
+                SELECT ST_AsMVTGeom(
+                           ST_Transform(ST_ClipByBox2D(f.geom, ST_MakeEnvelope(-180, -%s, 180, %s, 4326)), 3857),
+                           ST_TileEnvelope(%s, %s, %s), %s, %s, true) AS geom,
+                       p._s, p._fid{props}
+                FROM features f JOIN unnest({arrays}) WITH ORDINALITY AS p({aliases}) ON f.seq = p.seq
+                WHERE f.content_id = %s ORDER BY p.ord
+            ) AS t WHERE geom IS NOT NULL"""
+        with self.store._conn() as conn:
+            content_id = self._content_id(conn, layer_id, version)
+            if content_id is None:
+                return None
+            body = conn.execute(sql, (layer_id, extent, max_lat, max_lat, z, x, y, extent, buffer,
+                                      [int(p) for p in positions], [int(r["_s"]) for r in rows],
+                                      [int(r["_fid"]) for r in rows], *columns, content_id)).fetchone()[0]
+        return bytes(body) if body is not None else b""
+
+
 class PgTree:
     """A layer's spatial index answered by PostGIS, shaped like the ``STRtree`` it stands in for.
 
