@@ -13,6 +13,7 @@ Lon/lat boxes are filters in degrees, never measurements.
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -98,10 +99,14 @@ class PgSpatial:
         null, ``_s`` an int style index, ``_fid`` the MVT feature id); null
         values are left out, as MVT has no null. ``tile`` is ``(z, y, x)``
         (OGC order). Geometries are clipped to the tile plus ``buffer``
-        units and snapped to its ``extent`` grid by PostGIS; latitudes are
-        cut at Web Mercator's ``max_lat`` first.
+        units and snapped to its ``extent`` grid by PostGIS, after a
+        half-pixel ``ST_Simplify`` (skipped for a feature it would make
+        vanish); latitudes are cut at Web Mercator's ``max_lat`` first.
         """
         z, y, x = tile
+        # simplified to half a pixel of a 256-pixel tile, as the web map's display geometry (geo.simplify); a
+        # feature the simplification makes vanish is drawn unsimplified: only the grid snap decides what is drawn
+        half_pixel_m = 2 * math.pi * 6378137.0 / 2 ** z / 256 / 2
         names = [k for k in rows[0] if k not in ("_s", "_fid")] if rows else []
         columns = [[row.get(k) for row in rows] for k in names]
         if any(v is not None and not isinstance(v, str) for col in columns for v in col):
@@ -111,20 +116,22 @@ class PgSpatial:
         props = "".join(f', p."{k}"' for k in names)
         sql = f"""
             SELECT ST_AsMVT(t, %s, %s, 'geom', '_fid') FROM (
-                SELECT ST_AsMVTGeom(
-                           ST_Transform(ST_ClipByBox2D(f.geom, ST_MakeEnvelope(-180, -%s, 180, %s, 4326)), 3857),
-                           ST_TileEnvelope(%s, %s, %s), %s, %s, true) AS geom,
+                SELECT COALESCE(ST_AsMVTGeom(ST_Simplify(m.geom, %s, true), b.box, %s, %s, true),
+                                ST_AsMVTGeom(m.geom, b.box, %s, %s, true)) AS geom,
                        p._s, p._fid{props}
-                FROM features f JOIN unnest({arrays}) WITH ORDINALITY AS p({aliases}) ON f.seq = p.seq
+                FROM features f JOIN unnest({arrays}) WITH ORDINALITY AS p({aliases}) ON f.seq = p.seq,
+                     ST_TileEnvelope(%s, %s, %s) AS b(box),
+                     ST_Transform(ST_ClipByBox2D(f.geom, ST_MakeEnvelope(-180, -%s, 180, %s, 4326)), 3857) AS m(geom)
                 WHERE f.content_id = %s ORDER BY p.ord
             ) AS t WHERE geom IS NOT NULL"""
         with self.store._conn() as conn:
             content_id = self._content_id(conn, layer_id, version)
             if content_id is None:
                 return None
-            body = conn.execute(sql, (layer_id, extent, max_lat, max_lat, z, x, y, extent, buffer,
+            body = conn.execute(sql, (layer_id, extent, half_pixel_m, extent, buffer, extent, buffer,
                                       [int(p) for p in positions], [int(r["_s"]) for r in rows],
-                                      [int(r["_fid"]) for r in rows], *columns, content_id)).fetchone()[0]
+                                      [int(r["_fid"]) for r in rows], *columns, z, x, y, max_lat, max_lat,
+                                      content_id)).fetchone()[0]
         return bytes(body) if body is not None else b""
 
 
