@@ -134,7 +134,7 @@ class PostGISStore(Store):
                         self._forgotten.append(self._pool)  # the parent's: never closed from here
                     self._pool = ConnectionPool(self.url, min_size=1, max_size=self.pool_max, open=True,
                                                 kwargs={"autocommit": True}, configure=self._configure,
-                                                check=ConnectionPool.check_connection, name="mapsvc-store")
+                                                name="mapsvc-store")
                     self._pid = os.getpid()
         return self._pool
 
