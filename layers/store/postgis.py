@@ -33,17 +33,19 @@ from psycopg_pool import ConnectionPool
 
 from layers.errors import LayerInvalid, LayerNotFound, MapError
 from layers.store.base import (
+    RECORD_SQL,
+    VERSION_SQL,
     AuditEntry,
-    LayerRecord,
     Store,
     StoreConflict,
     StoredLayer,
     TokenRecord,
-    UserRecord,
-    VersionRecord,
     content_sha256,
     now_iso,
     properties_json,
+    record_from_row,
+    user_from_row,
+    version_from_row,
 )
 from layers.store.pg_schema import SCHEMA, migrate
 from layers.store.pg_spatial import PgSpatial
@@ -51,18 +53,6 @@ from layers.store.pg_spatial import PgSpatial
 __all__ = ["PostGISStore", "StoreUnavailable", "redact_url"]
 
 POOL_MAX = 8
-_RECORD_SQL = """
-SELECT l.id, l.owner_id, l.public, v.id, v.number, v.metadata, c.feature_count, c.vertex_count, c.sha256,
-       l.created_at, l.updated_at
-FROM layers l JOIN versions v ON v.id = l.current_version JOIN contents c ON c.id = v.content_id
-"""
-_VERSION_SQL = """
-SELECT v.id, v.number, v.layer_id, v.created_at, v.created_by, v.note, c.feature_count, c.sha256, v.metadata,
-       v.id = l.current_version, v.content_id
-FROM versions v JOIN contents c ON c.id = v.content_id JOIN layers l ON l.id = v.layer_id
-"""
-
-
 class StoreUnavailable(MapError):
     """The database cannot be reached (or refused us)."""
 
@@ -77,23 +67,6 @@ def redact_url(url):
     netloc = parts.netloc.rsplit("@", 1)
     user = (parts.username or "") + ":***"
     return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
-
-
-def _record(row):
-    meta = json.loads(row[5])
-    return LayerRecord(id=row[0], owner_id=row[1], public=bool(row[2]), version_id=row[3], number=row[4],
-                       title=str(meta.get("title", row[0])), feature_count=row[6], vertex_count=row[7],
-                       sha256=row[8], created_at=row[9], updated_at=row[10])
-
-
-def _version(row):
-    return VersionRecord(version_id=row[0], number=row[1], layer_id=row[2], created_at=row[3], created_by=row[4],
-                         note=row[5], feature_count=row[6], sha256=row[7], meta=json.loads(row[8]),
-                         current=bool(row[9]))
-
-
-def _user(row):
-    return None if row is None else UserRecord(id=row[0], name=row[1], password_hash=row[2], created_at=row[3])
 
 
 def hex_ewkb(geometries):
@@ -182,14 +155,14 @@ class PostGISStore(Store):
 
     def list_layers(self):
         with self._conn() as conn:
-            return [_record(r) for r in conn.execute(_RECORD_SQL + " ORDER BY l.id")]
+            return [record_from_row(r) for r in conn.execute(RECORD_SQL + " ORDER BY l.id")]
 
     @staticmethod
     def _record_in(db, layer_id):
-        row = db.execute(_RECORD_SQL + " WHERE l.id = %s", (layer_id,)).fetchone()
+        row = db.execute(RECORD_SQL + " WHERE l.id = %s", (layer_id,)).fetchone()
         if row is None:
             raise LayerNotFound(layer_id)
-        return _record(row)
+        return record_from_row(row)
 
     def layer_record(self, layer_id):
         with self._conn() as conn:
@@ -198,9 +171,9 @@ class PostGISStore(Store):
     @staticmethod
     def _version_row(db, layer_id, number):
         if number is None:
-            row = db.execute(_VERSION_SQL + " WHERE v.id = l.current_version AND l.id = %s", (layer_id,)).fetchone()
+            row = db.execute(VERSION_SQL + " WHERE v.id = l.current_version AND l.id = %s", (layer_id,)).fetchone()
         else:
-            row = db.execute(_VERSION_SQL + " WHERE v.layer_id = %s AND v.number = %s", (layer_id, number)).fetchone()
+            row = db.execute(VERSION_SQL + " WHERE v.layer_id = %s AND v.number = %s", (layer_id, number)).fetchone()
         if row is None:
             if number is not None and db.execute("SELECT 1 FROM layers WHERE id = %s", (layer_id,)).fetchone():
                 raise LayerNotFound(f"{layer_id} version {number}")
@@ -222,7 +195,7 @@ class PostGISStore(Store):
             record = self._record_in(db, layer_id)
             row = self._version_row(db, layer_id, number)
             properties, geometries = self.read_content(db, row[10])
-        version = _version(row)
+        version = version_from_row(row)
         if len(properties) != version.feature_count or (
                 verify and content_sha256(properties, geometries) != version.sha256):
             raise LayerInvalid(f"{self.location}:{layer_id}", None,
@@ -323,7 +296,7 @@ class PostGISStore(Store):
     def versions(self, layer_id):
         with self._read() as db:
             self._record_in(db, layer_id)
-            return [_version(r) for r in db.execute(_VERSION_SQL + " WHERE v.layer_id = %s ORDER BY v.number",
+            return [version_from_row(r) for r in db.execute(VERSION_SQL + " WHERE v.layer_id = %s ORDER BY v.number",
                                                     (layer_id,))]
 
     # --- users and tokens --------------------------------------------------------------------------
@@ -336,17 +309,17 @@ class PostGISStore(Store):
                              "RETURNING id, name, password_hash, created_at",
                              (name, password_hash, now_iso())).fetchone()
             self._audit(db, actor, "user.create", user=name)
-            return _user(row)
+            return user_from_row(row)
 
     def user(self, *, user_id=None, name=None):
         column, value = ("id", user_id) if user_id is not None else ("name", name)
         with self._conn() as conn:
-            return _user(conn.execute(f"SELECT id, name, password_hash, created_at FROM users WHERE {column} = %s",
-                                      (value,)).fetchone())
+            sql = f"SELECT id, name, password_hash, created_at FROM users WHERE {column} = %s"
+            return user_from_row(conn.execute(sql, (value,)).fetchone())
 
     def users(self):
         with self._conn() as conn:
-            return [_user(r) for r in conn.execute(
+            return [user_from_row(r) for r in conn.execute(
                 "SELECT id, name, password_hash, created_at FROM users ORDER BY name COLLATE \"C\"")]
 
     def set_password(self, user_id, password_hash, *, actor):
@@ -372,7 +345,7 @@ class PostGISStore(Store):
                 return None
             if (row[5] or "")[:10] != now_iso()[:10]:  # noted once a day, not written per request
                 db.execute("UPDATE tokens SET last_used_at = %s WHERE id = %s", (now_iso(), row[4]))
-            return _user(row[:4])
+            return user_from_row(row[:4])
 
     def tokens(self, user_id):
         with self._conn() as conn:
