@@ -189,7 +189,9 @@ def tile(layer_id, tms, z, y, x):
     _check_tms(tms)
     if not mvt.tile_in_range(z, y, x):
         raise NotFound(f"no tile {z}/{y}/{x} in {TMS_ID} (zoom 0..{mvt.MAX_ZOOM}, row and column 0..2^zoom-1)")
-    etag = derived_etag(layer_etag(catalog, layer_id), "mvt", f"{z}/{y}/{x}")
+    # the encoder is part of the tag: PostGIS's tiles and ours hold the same features, not the same bytes
+    encoder = "mvt-postgis" if getattr(catalog, "spatial", None) is not None else "mvt-2"
+    etag = derived_etag(layer_etag(catalog, layer_id), encoder, f"{z}/{y}/{x}")
     cached = not_modified(etag, MVT)
     if cached is not None:
         return cached
