@@ -31,25 +31,29 @@ _CHILD = textwrap.dedent("""
 
     n, url = int(sys.argv[1]), sys.argv[2]
     client = create_app({"TESTING": True}).test_client()
-    samples, t0 = [], time.perf_counter()
+    t0 = time.perf_counter()
     for i in range(n):
         assert client.get(url).status_code == 200
         if i == 0 or (i + 1) % 25 == 0 or i == n - 1:
             rss, peak = status()
-            samples.append({"exports": i + 1, "rss_mb": round(rss), "peak_mb": round(peak),
-                            "seconds": round(time.perf_counter() - t0, 1)})
-    print(json.dumps(samples))
+            # one line per sample, flushed: a run stopped early still reports what it measured
+            print(json.dumps({"exports": i + 1, "rss_mb": round(rss), "peak_mb": round(peak),
+                              "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
 """)
 
 
 def run():
     count = int(os.environ.get("MAPSVC_BENCH_EXPORTS", "10"))
-    done = subprocess.run([sys.executable, "-c", _CHILD, str(count), URL], cwd=ROOT, capture_output=True,
-                          text=True, check=True)
-    samples = json.loads(done.stdout.strip().splitlines()[-1])
-    for s in samples:
-        print(f"  after {s['exports']:>3} exports: RSS {s['rss_mb']:,} MB, peak {s['peak_mb']:,} MB "
-              f"({s['seconds']} s)")
+    samples = []
+    with subprocess.Popen([sys.executable, "-c", _CHILD, str(count), URL], cwd=ROOT, stdout=subprocess.PIPE,
+                          text=True) as child:
+        for line in child.stdout:
+            s = json.loads(line)
+            samples.append(s)
+            print(f"  after {s['exports']:>3} exports: RSS {s['rss_mb']:,} MB, peak {s['peak_mb']:,} MB "
+                  f"({s['seconds']} s)", flush=True)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, "export memory child")
     first, last = samples[0], samples[-1]
     return [Row(NAME, f"RSS after 1 / {last['exports']} exports of 8000x8000 px",
                 f"{first['rss_mb']:,} / {last['rss_mb']:,} MB"),

@@ -54,3 +54,11 @@ def when_ready(server):
 
 def post_worker_init(worker):
     _quiet_repeats()
+
+
+def pre_fork(server, worker):
+    # The master's store connections must not be shared with a worker (a PostGIS socket used by two processes
+    # corrupts both sessions): close them before each fork; every process opens its own when it needs one.
+    store = server.app.wsgi().extensions.get("store")
+    if store is not None:
+        store.close()

@@ -14,6 +14,7 @@ import sys
 
 from geo.corridor_report import corridor_geojson, corridor_report, overlap_report
 from geo.places import find_place
+from geo.route_borders import borders_lines
 from geo.routing import nearest, route
 from geo.stats import format_stats, layer_stats
 from layers.catalog import BUILTIN_LAYERS_DIR, Catalog
@@ -129,6 +130,7 @@ def _cmd_route(catalog, args):
         print(table.where(table.notna(), "").to_string(index=False, float_format=lambda v: f"{v:.1f}"))
         for commodity, alt in t["alternatives"].items():
             print(f"{commodity}: " + (alt["error"] if "error" in alt else f"{alt['total_km']:.1f} km"))
+        print("\n".join(borders_lines(t)))
 
 
 def _cmd_nearest(catalog, args):

@@ -34,7 +34,7 @@ from pyproj import Transformer
 from geo.geodesic import as_geometry_array, geodesic_area_km2, geodesic_length_km
 from geo.lonlat_polygons import _xy_func, aeqd_crs, plane_to_lonlat
 from geo.nearest import LineIndex, ecef_km, nearest_on_lines
-from geo.topology import TOPOLOGY_STEP_KM, dense_lines
+from geo.topology import TOPOLOGY_STEP_KM, dense_lines, planar_geometries
 from layers.errors import BadParameter
 
 __all__ = [
@@ -262,8 +262,10 @@ def nearest_on_route(corridor, geoms):
 def within_corridor(corridor, gdf, *, layer_id=None, exclude_id=None, tree=None, source_rows=False):
     """Features of ``gdf`` within the corridor, with distance, chainage and the part inside.
 
-    Candidates are picked with an STRtree (``tree``, built over ``gdf``'s
-    geometry if not given) within a margin of the corridor polygon, then
+    Candidates are picked with an STRtree (``tree``: over
+    :func:`geo.topology.planar_geometries` of ``gdf``'s geometry, built if
+    not given; a tree over raw lines misses sparse ones and those crossing
+    180°) within a margin of the corridor polygon, then
     kept when their exact geodesic distance is <= ``width_km``. Returns a
     GeoDataFrame (EPSG:4326) with ``layer, id, name, kind, status,
     countries, distance_km, chainage_km, inside_length_km`` (lines: km
@@ -274,7 +276,7 @@ def within_corridor(corridor, gdf, *, layer_id=None, exclude_id=None, tree=None,
     layer (:mod:`geo.parallel`).
     """
     geoms = as_geometry_array(gdf)
-    tree = tree if tree is not None else shapely.STRtree(geoms)
+    tree = tree if tree is not None else shapely.STRtree(planar_geometries(geoms))
     idx = np.sort(tree.query(corridor.polygon, predicate="dwithin", distance=candidate_margin_degrees(corridor)))
     if exclude_id is not None and len(idx):
         idx = idx[np.asarray(gdf["id"], dtype=object)[idx] != exclude_id]

@@ -29,8 +29,8 @@ from geo.countries import boundaries_for, country_of_points, length_by_country_k
 from geo.geodesic import as_geometry_array, geodesic_area_km2
 from geo.overlap import overlap
 from geo.places import GAZETTEER_CSV, places_gdf
+from geo.topology import planar_geometries
 from layers.errors import BadParameter
-from layers.index import layer_tree
 
 __all__ = [
     "DEFAULT_WITH",
@@ -78,8 +78,11 @@ def parse_layer_list(catalog, value, *, parameter="with"):
 
 
 def _candidates(catalog, layer_id, csv_path):
-    if layer_id != PLACES:  # the layer's own index, shared with the API's bbox queries
-        return catalog.layer(layer_id).gdf, layer_tree(catalog, layer_id)
+    """A layer's features and the STRtree over their planar geometries (lines densified and cut at 180°)."""
+    if layer_id != PLACES:  # not the bbox index (layers.index): that one holds the raw lines
+        gdf = catalog.layer(layer_id).gdf
+        return gdf, catalog.memo(("geo.corridor.strtree", layer_id),
+                                 lambda: shapely.STRtree(planar_geometries(gdf)))
     gdf = places_gdf(catalog, csv_path=csv_path)
     key = ("geo.corridor.strtree", layer_id, str(csv_path))
     return gdf, catalog.memo(key, lambda: shapely.STRtree(as_geometry_array(gdf)), layers=())

@@ -79,15 +79,20 @@ def _boundary_arrays(boundaries):
 def country_of_points(lon, lat, boundaries):
     """ISO alpha-3 code of the polygon containing each point (:data:`OUTSIDE` if none).
 
-    Points beyond the boundaries' clip rectangle (:func:`clip_sides`) are :data:`UNMAPPED`.
+    Where polygons overlap (or share a border) the first in the layer's
+    order wins. Points beyond the boundaries' clip rectangle
+    (:func:`clip_sides`) are :data:`UNMAPPED`.
     """
     sides = clip_sides(boundaries)
     codes, polys, tree = _boundary_arrays(boundaries)
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     points = shapely.points(lon, lat)
     pt_idx, poly_idx = tree.query(points, predicate="intersects")
+    # a point on a shared border (or where a layer's polygons overlap) matches several: the first polygon in
+    # the layer's order wins, not the first the tree happens to visit
+    order = np.lexsort((poly_idx, pt_idx))
+    pt_idx, poly_idx = pt_idx[order], poly_idx[order]
     out = np.full(len(points), OUTSIDE, dtype=object)
-    # a point on a shared border matches two polygons; keep the first match
     first = np.r_[True, pt_idx[1:] != pt_idx[:-1]] if len(pt_idx) else np.zeros(0, dtype=bool)
     out[pt_idx[first]] = codes[poly_idx[first]]
     out[(out == OUTSIDE) & _beyond(lon, lat, sides)] = UNMAPPED

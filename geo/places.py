@@ -22,7 +22,8 @@ import shapely
 from geo.geodesic import distance_km
 from layers.errors import BadParameter
 from layers.importers.common import ISO3_BY_ISO2
-from layers.importers.gazetteer import GAZETTEER_CSV, load_corrections, load_gazetteer, normalise_name, suggest
+from layers.importers.gazetteer import GAZETTEER_CSV as REGION_GAZETTEER_CSV
+from layers.importers.gazetteer import load_corrections, load_gazetteer, normalise_name, suggest
 
 __all__ = [
     "GAZETTEER_CSV",
@@ -35,7 +36,9 @@ __all__ = [
     "find_place",
 ]
 
-PLACE_LAYERS = ("ports", "energy_projects")
+# the extended region's cut (issue 11: Moscow to the Arabian Sea); a superset of the old 44-90E, 20-50N cut
+GAZETTEER_CSV = REGION_GAZETTEER_CSV.with_name("geonames_cities1000_extended.csv")
+PLACE_LAYERS = ("ports", "energy_projects", "border_crossings")
 # English names GeoNames files under another primary name: the [[alias]] entries of the one gazetteer
 # corrections file (data/raw/gazetteer_corrections.toml), e.g. "Kashgar" -> "Kashi", CN.
 ALIASES = {normalise_name(a["name"]): (a["gazetteer_name"], a["country"]) for a in load_corrections()["alias"]}

@@ -38,6 +38,7 @@ from geo.network import (
     network_for,
 )
 from geo.places import Place, find_place
+from geo.route_borders import with_borders
 from layers.errors import BadParameter, NoPath
 
 __all__ = ["parse_modes", "shortest_path", "route", "nearest"]
@@ -325,12 +326,13 @@ def shortest_path(network, start, end, *, modes=None, snap_km=DEFAULT_SNAP_KM, a
 
 
 def route(catalog, from_text, to_text, *, modes=None, snap_km=DEFAULT_SNAP_KM, attach_km=DEFAULT_ATTACH_KM):
-    """:func:`shortest_path` between two place texts (names, ``lat,lon`` or ``layer:fid``) of the catalogue."""
+    """:func:`shortest_path` between two place texts (names, ``lat,lon`` or ``layer:fid``) of the catalogue,
+    with the countries crossed and the border crossings used (:func:`geo.route_borders.with_borders`)."""
     options = _options(modes, snap_km, attach_km)
     start = find_place(catalog, from_text, parameter="from")
     end = find_place(catalog, to_text, parameter="to")
-    return shortest_path(network_for(catalog), start, end, modes=options[0], snap_km=options[1],
-                         attach_km=options[2])
+    return with_borders(catalog, shortest_path(network_for(catalog), start, end, modes=options[0],
+                                               snap_km=options[1], attach_km=options[2]))
 
 
 def nearest(catalog, place, *, layer="ports", modes=("road", "rail"), snap_km=DEFAULT_SNAP_KM,

@@ -125,14 +125,18 @@ def _round(geoms, decimals):
 def _regroup(parts, owner, geoms):
     """Parts back into geometries of the input's types (LineString / MultiLineString, Polygon / MultiPolygon)."""
     out = np.empty(len(geoms), dtype=object)
-    multi = np.isin(shapely.get_type_id(geoms), (5, 6))
-    single = ~multi
+    types = shapely.get_type_id(geoms)
+    has = np.isin(np.arange(len(geoms)), owner)  # a geometry left no part (no face of a coverage): it is empty
+    multi = np.isin(types, (5, 6)) & has
+    single = ~np.isin(types, (5, 6)) & has
     out[single] = parts[np.searchsorted(owner, np.flatnonzero(single))]
     if multi.any():
         sel = np.isin(owner, np.flatnonzero(multi))
         groups = np.unique(owner[sel], return_inverse=True)[1]
         make = shapely.multilinestrings if shapely.get_type_id(parts[0]) == 1 else shapely.multipolygons
         out[multi] = make(parts[sel], indices=groups)
+    for i in np.flatnonzero(~has):
+        out[i] = shapely.from_wkt(f"{shapely.GeometryType(types[i]).name} EMPTY")
     return out
 
 
@@ -156,7 +160,9 @@ def _simplify_coverage(polys, zoom, decimals, lat):
     """
     edges = shapely.get_parts(shapely.line_merge(shapely.union_all(shapely.boundary(polys))))
     shown = simplified_parts(edges, zoom, decimals, lat, exact_meetings=True)
-    faces = shapely.get_parts(shapely.polygonize(shown))
+    # noded first: a sub-pixel sliver's edge (Kenya's Ilemi tip at the region's 5N cut) may collapse onto its
+    # neighbour's, and polygonize needs the overlapping run as one line or the face beside it (South Sudan) is lost
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(shown))))
     face_i, poly_i = shapely.STRtree(polys).query(faces, predicate="intersects")
     overlap = shapely.area(shapely.intersection(faces[face_i], polys[poly_i]))
     order = np.lexsort((-overlap, face_i))
@@ -178,7 +184,9 @@ def _simplify_coverage(polys, zoom, decimals, lat):
             bad = shapely.union_all(shapely.coverage_invalid_edges(with_islands))
             keep = ~shapely.intersects(islands, bad)
             out = _faces_to_polygons(polys, np.r_[face, islands[keep]], np.r_[owner, part_owner[~found][keep]])
-    valid = shapely.is_valid(out).all() and shapely.coverage_is_valid(out)
+    # a polygon larger than a pixel that left no face (its edges did not close into one) must not vanish
+    lost = shapely.is_empty(out) & ~shapely.is_empty(polys) & (shapely.area(polys) > pixel_degrees(zoom) ** 2)
+    valid = not lost.any() and shapely.is_valid(out).all() and shapely.coverage_is_valid(out)
     return out if valid else None
 
 

@@ -27,7 +27,7 @@ import shapely
 
 from geo.geodesic import GEOD, as_geometry_array, densify_coords, distance_km
 
-__all__ = ["TOPOLOGY_STEP_KM", "DenseLines", "dense_lines", "line_parts"]
+__all__ = ["TOPOLOGY_STEP_KM", "DenseLines", "dense_lines", "line_parts", "planar_geometries"]
 
 TOPOLOGY_STEP_KM = 2.0
 _SEAM_EPS = 1e-9  # degrees: a part ending this close to ±180 at the next part's latitude continues it
@@ -214,6 +214,9 @@ def dense_lines(geoms, *, step_km=TOPOLOGY_STEP_KM):
     part_owner = owner[np.r_[0, np.flatnonzero(np.diff(logical)) + 1]] if len(logical) else np.zeros(0, dtype=int)
     vertex_logical = logical[coord_part] if len(coords) else np.zeros(0, dtype=int)
     if len(coords):
+        # GEOS misplaces intersections on subnormal coordinates (a line at lon 5e-324 met a border 500 m off
+        # it); below 2.2e-308 degrees a coordinate is zero on the ground
+        coords = np.where(np.abs(coords) < np.finfo(float).tiny, 0.0, coords)
         coords, vertex_logical = densify_coords(coords, vertex_logical, step_km)
         # the point of a pole has no longitude: give it the incoming one, so the pole cut is clean
         at_pole = np.abs(coords[:, 1]) >= 90.0 - 1e-12
@@ -239,6 +242,20 @@ def dense_lines(geoms, *, step_km=TOPOLOGY_STEP_KM):
     pieces, piece_part, keys = _planar_pieces(coords, vertex_logical, chain)
     return DenseLines(coords, vertex_logical, chain, part_owner, part_index, part_length, part_offset, len(geoms),
                       pieces, piece_part, keys)
+
+
+def planar_geometries(geoms):
+    """``geoms`` as planar shapely work may read them: lines as their :func:`dense_lines` pieces, others as given.
+
+    A raw sparse line is a planar chord, not the geodesic (40° of
+    longitude along 60°N bulges 169.5 km north of it), and a raw segment
+    from 178°E to 178°W runs the long way round: an index or a test over
+    raw lines misses what the geodesic meets. Points and polygons pass
+    through unchanged.
+    """
+    geoms = as_geometry_array(geoms)
+    planar = dense_lines(geoms).geometries()
+    return np.where(shapely.is_missing(planar), geoms, planar)
 
 
 def geodesic_point_at(lon0, lat0, lon1, lat1, fraction):

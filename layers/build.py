@@ -14,7 +14,7 @@ from pathlib import Path
 
 from layers.catalog import BUILTIN_LAYERS_DIR, DATA_DIR, read_layer_file
 from layers.errors import MapError
-from layers.importers import gazetteer, gem, naturalearth
+from layers.importers import gazetteer, gem, naturalearth, region, region_blocs, region_build
 from layers.importers.common import dedupe_ids, slug
 from layers.importers.gem_projects import (
     REVIEWED,
@@ -28,8 +28,8 @@ from layers.schema import REGION_BBOX
 from layers.sources import derive_attribution, derive_layer_licence
 from layers.styles import LAYER_COLOURS
 
-__all__ = ["RAW_DIR", "LAYER_INFO", "LAYER_REFERENCES", "GROUPED_PROJECTS", "build_all", "layer_document",
-           "write_layer", "main"]
+__all__ = ["RAW_DIR", "LAYER_INFO", "REGION_LAYERS", "LAYER_REFERENCES", "GROUPED_PROJECTS", "build_all",
+           "layer_document", "write_layer", "main"]
 
 RAW_DIR = DATA_DIR / "raw"
 GEM_CSV = RAW_DIR / "gem_asia_gas_tracker_2024-05.csv"
@@ -68,6 +68,8 @@ LAYER_INFO = {
                         "Pakistan Steel Mills."),
     "ports": ("Ports", "Arabian Sea and Gulf of Oman ports of the corridors."),
 }
+# the extended region's layers (issue 11): title, description and layer facts come from their data/raw/*.toml
+REGION_LAYERS = tuple(region.LAYER_FILES)
 
 # GEM projects that are their own layers' features: grouping layers reference them instead of copying them.
 GROUPED_PROJECTS = {
@@ -134,12 +136,36 @@ def _schematic_layers(rows):
     return layers
 
 
+def _bloc_properties(entries):
+    """``{bloc: {status, history}}`` of one country's memberships (``blocs.toml``, dated and cited)."""
+    out = {}
+    for bloc, items in sorted(entries.items()):
+        history = []
+        for e in items:
+            entry = {"date": e.get("since") or e.get("attested"), "status": e["status"],
+                     "dated_by": "since" if "since" in e else "attested", "source": dict(e["source"])}
+            if e.get("note"):
+                entry["note"] = e["note"]
+            history.append(entry)
+        out[bloc] = {"status": history[-1]["status"], "history": history}
+    return out
+
 
 def _boundaries():
     features = naturalearth.boundary_features(NE_COUNTRIES, REGION_BBOX)
+    blocs = region_blocs.memberships()
     for f in features:
         f["properties"].update(as_of=NE_RELEASE, last_checked=REVIEWED)
+        if f["properties"]["id"] in blocs:
+            f["properties"]["blocs"] = _bloc_properties(blocs[f["properties"]["id"]])
     return features
+
+
+def _region_layers(rows):
+    """instc, trans_afghan_railway, … (:data:`REGION_LAYERS`) from the region's places and layer files."""
+    gaz = gazetteer.load_gazetteer(region.GAZETTEER)
+    places = region.load_places(gaz)
+    return region_build.region_layers(places, gaz, rows)
 
 
 def build_all():
@@ -155,7 +181,9 @@ def build_all():
         "lng_terminals": _lng_terminals(rows),
     }
     layers.update(_schematic_layers(rows))
-    missing = set(LAYER_INFO) - set(layers)
+    layers.update(_region_layers(rows))
+    region_build.mark_overlaps(layers, REGION_LAYERS)
+    missing = (set(LAYER_INFO) | set(REGION_LAYERS)) - set(layers)
     if missing:
         raise MapError(f"build produced no features for layers: {sorted(missing)}")
     return layers
@@ -168,7 +196,11 @@ def layer_document(layer_id, features):
     (:func:`layers.sources.derive_attribution`), so a layer credits every
     dataset it uses by construction.
     """
-    title, description = LAYER_INFO[layer_id]
+    extra = {}
+    if layer_id in LAYER_INFO:
+        title, description = LAYER_INFO[layer_id]
+    else:
+        title, description, extra = region_build.layer_metadata(layer_id)
     meta = {"id": layer_id, "title": title, "description": description,
             "attribution": derive_attribution(features), "licence": derive_layer_licence(features),
             "style": {"color": LAYER_COLOURS.get(layer_id)}}
@@ -176,6 +208,7 @@ def layer_document(layer_id, features):
         meta["clip_bbox"] = list(REGION_BBOX)
     if layer_id in LAYER_REFERENCES:
         meta["references"] = list(LAYER_REFERENCES[layer_id])
+    meta.update(extra)
     return {"type": "FeatureCollection", "metadata": meta, "features": features}
 
 

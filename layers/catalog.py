@@ -305,9 +305,10 @@ class Catalog:
     of different viewers (see :meth:`memo` for how keys stay version-exact).
     """
 
-    def __init__(self, layers, *, memo=None):
+    def __init__(self, layers, *, memo=None, spatial=None):
         self._layers = {layer.id: layer for layer in layers}
         self._memo = memo if memo is not None else Memo()
+        self.spatial = spatial  # a PostGIS store's spatial queries (layers.store.pg_spatial), or None
 
     @classmethod
     def from_dirs(cls, builtin_dir=BUILTIN_LAYERS_DIR, extra_dirs=(), *, extra_region=None):

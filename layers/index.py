@@ -107,8 +107,19 @@ def query_bbox(tree, bbox):
 
 
 def layer_tree(catalog, layer_id):
-    """The layer's ``STRtree``, built once per catalogue (raises LayerNotFound)."""
+    """The layer's ``STRtree``, built once per catalogue (raises LayerNotFound).
+
+    With a PostGIS store (``catalog.spatial``) it is a
+    :class:`~layers.store.pg_spatial.PgTree`: the same queries, answered in
+    the database on its GiST index.
+    """
     layer = catalog.layer(layer_id)
+    spatial = getattr(catalog, "spatial", None)
+    if spatial is not None:
+        from layers.store.pg_spatial import PgTree
+
+        return catalog.memo(("pgtree", layer_id), lambda: PgTree(spatial, layer_id, layer.version,
+                                                                 lambda: build_tree(layer.gdf.geometry)))
     return catalog.memo(("strtree", layer_id), lambda: build_tree(layer.gdf.geometry))
 
 

@@ -55,6 +55,12 @@ class LiveCatalog:
         self._generation = None
         self._user_layers = {}
         self._views = {}
+        # a PostGIS store runs spatial queries in the database: it holds a copy of the fixed layers too
+        self.spatial = getattr(store, "spatial", None)
+        if self.spatial is not None:
+            written = self.spatial.sync_fixed(self._fixed.values())
+            if written:
+                log.info("fixed layers copied to %s: %s", store.location, ", ".join(written))
         self.refresh()
 
     # --- keeping current ---------------------------------------------------------------------
@@ -113,7 +119,8 @@ class LiveCatalog:
         if found is None:
             visible = [lay for lay in self._user_layers.values()
                        if lay.public or (viewer_id is not None and lay.owner_id == viewer_id)]
-            found = Catalog([*self._fixed.values(), *sorted(visible, key=lambda lay: lay.id)], memo=self._memo)
+            found = Catalog([*self._fixed.values(), *sorted(visible, key=lambda lay: lay.id)], memo=self._memo,
+                            spatial=self.spatial)
             if len(views) >= _MAX_VIEWS:
                 views.clear()
             views[viewer_id] = found

@@ -18,7 +18,9 @@ from layers.errors import LayerInvalid
 
 __all__ = [
     "REGION_BBOX",
+    "FOCUS_BBOX",
     "KINDS",
+    "CROSSING_STATUSES",
     "STATUSES",
     "GEOMETRY_QUALITIES",
     "PROPERTIES",
@@ -36,13 +38,17 @@ __all__ = [
     "latest_status",
 ]
 
-# lon_min, lat_min, lon_max, lat_max: Arabian Sea to the Tian Shan
-REGION_BBOX = (44.0, 5.0, 90.0, 50.0)
+# lon_min, lat_min, lon_max, lat_max: Moscow and the Suez Canal to Xinjiang and the Arabian Sea (issue 11; the
+# box of the extended gazetteer, layers.importers.geonames_extract.EXTENDED_BBOX)
+REGION_BBOX = (31.0, 5.0, 90.0, 58.0)
+# What the overview map opens on (its fit stays inside): Pakistan and the corridors of its neighbours, Asaluyeh
+# to the Indian border and Gwadar to Datka, the view of the map before the region grew to Moscow
+FOCUS_BBOX = (52.0, 24.0, 78.0, 41.0)
 
 KINDS = (
     "gas_pipeline", "power_line", "road", "rail", "port", "power_plant",
     "lng_terminal", "substation", "converter_station", "steel_mill",
-    "education", "coal_mine", "country",
+    "education", "coal_mine", "country", "sea_route", "coal_block",
     # transport interchanges (geo.network): where goods may change between road, rail and sea
     "dry_port", "station", "border_crossing",
     "other",  # user data whose kind is not recognisable (the original value is kept in source_kind)
@@ -50,6 +56,7 @@ KINDS = (
 # "unknown": user data that states no status we recognise (never invented as "operating")
 STATUSES = ("operating", "construction", "proposed", "shelved", "cancelled", "mothballed", "retired", "unknown")
 GEOMETRY_QUALITIES = ("traced", "approximate", "schematic", "point")
+CROSSING_STATUSES = ("open", "restricted", "closed")  # traffic at a border crossing, beside its facility status
 # A source route with a straight run longer than this (or given only by its two ends) is 'approximate', not 'traced'.
 APPROXIMATE_SEGMENT_KM = 20.0
 LAYER_ID_RE = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -79,6 +86,14 @@ PROPERTIES = {
                                "within max_km of (the audit checks it)"),
     "source_vertex_count": (False, "vertices of the source route before densifying (approximate geometry)"),
     "source_longest_segment_km": (False, "longest straight run of the source route, km (approximate geometry)"),
+    "crossing_status": (False, "border crossings: traffic " + " | ".join(CROSSING_STATUSES) + ", the last entry of "
+                               "crossing_history"),
+    "crossing_history": (False, "[{date, status: open|restricted|closed, source, note?}] sorted by date"),
+    "blocs": (False, "countries: {bloc: {status, history: [{date, status, source, note?}]}} (SCO, EAEU, CAREC)"),
+    "passes_through": (False, "[{place, name, lon, lat, within_km, source}]: towns a cited source puts on the route, "
+                              "and the distance the line stays within"),
+    "overlaps": (False, "[{ref: layer:id, km}]: same-mode lines this one is drawn along (the shared km count "
+                        "twice in a sum over both)"),
 }
 # no all-dot ids: browsers and HTTP clients normalise /popup/<layer>/.. away
 FEATURE_ID_RE = re.compile(r"^(?!\.+$)[A-Za-z0-9_.\-]{1,128}$")
@@ -180,28 +195,28 @@ def _date_problem(value, what):
     return None if date_bounds(value) else f"{what} {value!r} must be an ISO date YYYY[-MM[-DD]]"
 
 
-def _history_problem(history, status):
+def _history_problem(history, status, *, name="status_history", statuses=STATUSES):
     if not isinstance(history, list) or not history:
-        return "status_history must be a non-empty list of {date, status, source}"
+        return f"{name} must be a non-empty list of {{date, status, source}}"
     previous = None
     for i, entry in enumerate(history):
-        what = f"status_history[{i}]"
+        what = f"{name}[{i}]"
         if not isinstance(entry, dict):
             return f"{what} must be an object {{date, status, source}}"
         problem = (_date_problem(entry.get("date"), f"{what}.date")
                    or _source_problem(entry.get("source"), what))
         if problem:
             return problem
-        if entry.get("status") not in STATUSES:
-            return f"{what}.status {entry.get('status')!r} is not one of {', '.join(STATUSES)}"
+        if entry.get("status") not in statuses:
+            return f"{what}.status {entry.get('status')!r} is not one of {', '.join(statuses)}"
         if entry.get("note") is not None and not isinstance(entry["note"], str):
             return f"{what}.note must be text"
         first = date_bounds(entry["date"])[0]
         if previous is not None and first < previous:
-            return f"status_history is not sorted by date ({entry['date']} after a later entry)"
+            return f"{name} is not sorted by date ({entry['date']} after a later entry)"
         previous = first
     if history[-1]["status"] != status:
-        return f"status {status!r} differs from the last status_history entry ({history[-1]['status']!r})"
+        return f"status {status!r} differs from the last {name} entry ({history[-1]['status']!r})"
     return None
 
 
@@ -244,6 +259,11 @@ def _dating_problem(props, require_dates):
                 return problem
     if props.get("status_history") is not None:
         problem = _history_problem(props["status_history"], props["status"])
+        if problem:
+            return problem
+    if props.get("crossing_status") is not None or props.get("crossing_history") is not None:
+        problem = _history_problem(props.get("crossing_history"), props.get("crossing_status"),
+                                   name="crossing_history", statuses=CROSSING_STATUSES)
         if problem:
             return problem
     if props.get("facts") is not None:

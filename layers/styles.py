@@ -15,6 +15,8 @@ __all__ = [
     "line_style",
     "point_icon",
     "legend_entries",
+    "BLOC_TITLES",
+    "BLOC_STATUS_COLOURS",
 ]
 
 LAYER_COLOURS = {
@@ -29,6 +31,15 @@ LAYER_COLOURS = {
     "energy_projects": "#2e7d32",
     "ports": "#1a237e",
     "boundaries": "#7f8c8d",
+    # the extended region (issue 11)
+    "instc": "#6d4c41",
+    "trans_afghan_railway": "#00695c",
+    "russia_pakistan_links": "#283593",
+    "border_crossings": "#b71c1c",
+    "motorways": "#f9a825",
+    "carec_corridors": "#558b2f",
+    "thar_coal_blocks": "#424242",
+    "central_asia_china_pipeline": "#ad1457",
 }
 DEFAULT_COLOUR = "#37474f"
 
@@ -64,8 +75,14 @@ KIND_ICON = {
     "steel_mill": "industry",
     "education": "graduation-cap",
     "coal_mine": "cubes",
+    "border_crossing": "flag",
 }
-KIND_WEIGHT = {"gas_pipeline": 3, "power_line": 3, "road": 4, "rail": 3}
+# country fill when the map colours countries by a bloc (?blocs=sco): the bloc's title, and a colour per status
+BLOC_TITLES = {"sco": "Shanghai Cooperation Organisation", "eaeu": "Eurasian Economic Union",
+               "carec": "Central Asia Regional Economic Cooperation"}
+BLOC_STATUS_COLOURS = {"member": "#3a7ca5", "observer": "#9cc3dc", "dialogue_partner": "#d9b26f",
+                       "partner": "#d9b26f", "free_trade_agreement": "#b5a3cf"}
+KIND_WEIGHT = {"gas_pipeline": 3, "power_line": 3, "road": 4, "rail": 3, "sea_route": 2}
 
 
 def layer_colour(layer_id, meta=None):

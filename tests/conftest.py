@@ -18,6 +18,7 @@ import pytest
 # test switches them on (tests/test_limits.py, tests/load/).
 os.environ.setdefault("MAPSVC_RATELIMIT_ENABLED", "false")
 
+from pg_service import _store_switch, pg_cluster, pg_url, pytest_addoption, store_backend  # noqa: F401 (plugin)
 from userflow import sign_in
 
 from webapp import create_app

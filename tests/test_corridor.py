@@ -151,6 +151,18 @@ def test_line_candidate_reports_part_inside():
     assert row["inside_length_km"] == pytest.approx(20.0, rel=0.005)
 
 
+@pytest.mark.parametrize("route, line", [
+    # the geodesic 60°E-100°E along 60°N bulges to 61.5°N at 80°E: its raw planar chord stays 169.5 km south
+    (LineString([(80, 61.3), (80, 61.7)]), LineString([(60, 60), (100, 60)])),
+    # 178°E to 178°W the short way: raw, in the plane, it runs the long way round and misses 180°
+    (LineString([(179.5, 65.2), (-175.0, 65.8)]), LineString([(178, 66.5), (-178, 64.5)])),
+])
+def test_candidates_are_found_where_their_geodesic_runs(route, line):
+    # the candidate index once held the raw planar lines: neither was found, both meet the route
+    found = within_corridor(build_corridor(route, 20), gpd.GeoDataFrame({"id": ["x"]}, geometry=[line], crs=4326))
+    assert found["id"].tolist() == ["x"] and found["distance_km"].iloc[0] == 0.0
+
+
 # --- awkward input ----------------------------------------------------------------------------------
 
 def test_multilinestring_chainage_runs_on_across_parts():

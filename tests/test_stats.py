@@ -9,7 +9,7 @@ from shapely import LineString, MultiLineString, Point, box
 
 from geo.__main__ import main as geo_cli
 from geo.countries import OUTSIDE, UNMAPPED, border_crossings, country_of_points, length_by_country_km
-from geo.geodesic import distance_km
+from geo.geodesic import distance_km, geodesic_length_km
 from geo.stats import STAT_COLUMNS, feature_stats, format_stats, layer_stats, layer_summary
 
 
@@ -212,3 +212,55 @@ def test_stat_columns_order_is_the_table_order(catalog):
     assert STAT_COLUMNS[4] == "geodesic_length_km" and STAT_COLUMNS[12:] == [
         "status_as_of", "status_source_title", "status_source_url", "geometry_quality", "sinuosity_by_part",
         "area_km2"]
+
+
+# --- across the antimeridian (the cases tests/test_properties.py found) ------------------------------------
+
+DX = 0.1234567  # the property tests' checkerboard: its column edges sit at 30k + DX degrees
+
+
+@pytest.fixture
+def across_180():
+    # EEE from 150°E + DX to 180° and on to 180°W + DX (its sliver beyond 180°); WWW from there east, as one
+    # tiling; the two share no area, so their border east of 180° is EEE's sliver edge at -179.87654°
+    east = box(150 + DX, 20.0765432, 180, 40.0765432).union(box(-180, 20.0765432, -180 + DX, 40.0765432))
+    return gpd.GeoDataFrame({"id": ["EEE", "WWW"]}, geometry=[east, box(-180 + DX, 20.0765432, -150 + DX, 40.0765432)],
+                            crs=4326)
+
+
+@pytest.mark.parametrize("route, path", [
+    # hypothesis' shrunk example: from the sea south of 20.0765°N into EEE, across 180° and into WWW
+    (LineString([(177.0, 20.0), (-179.87535446331515, 20.87012286614234)]), ["outside", "EEE", "WWW"]),
+    (MultiLineString([[(177.0, 20.5), (180.0, 20.8)], [(-180.0, 20.8), (-179.5, 20.85)]]), ["EEE", "WWW"]),  # RFC 7946
+])
+def test_crossing_beyond_180_sits_on_the_border_and_the_pieces_add_up(across_180, route, path):
+    gdf = lines(route)
+    crossings = border_crossings(gdf, across_180)
+    # 180° itself is inside EEE: no crossing there; EEE -> WWW on their border (the sliver's edge)
+    assert crossings["from_country"].tolist() + crossings["to_country"].tolist()[-1:] == path
+    row = crossings.iloc[-1]
+    assert row.lon == pytest.approx(-180 + DX, abs=1e-5)
+    for code in ("EEE", "WWW"):
+        assert across_180.set_index("id").geometry[code].boundary.distance(Point(row.lon, row.lat)) < 1e-5
+    split = length_by_country_km(gdf, across_180).set_index("country")["length_km"]
+    assert split.sum() == pytest.approx(float(geodesic_length_km([route])[0]), abs=1e-6)
+    # the crossing's chainage is where the km before it end
+    assert split["EEE"] + split.get(OUTSIDE, 0.0) == pytest.approx(row.chainage_km, abs=1e-3)
+
+
+def test_overlapping_polygons_give_the_first_in_layer_order():
+    # the property tests' board once overlapped two countries over [-180, -180 + DX]: whatever the tree's
+    # visiting order, the first polygon of the layer is the one a point (and a run) belongs to
+    overlapping = gpd.GeoDataFrame({"id": [f"C{i:03d}" for i in range(200)]},
+                                   geometry=[box(i, 0, i + 30, 1) for i in range(200)], crs=4326)
+    # (the tree's own order gave C010, C010, C016)
+    assert country_of_points([29.5, 39.5, 45.5], [0.5, 0.5, 0.5], overlapping).tolist() == ["C000", "C010", "C016"]
+
+
+def test_subnormal_longitudes_meet_borders_where_they_are():
+    # GEOS put the intersection of a line at lon 5e-324 with a border on the nearest vertex, 470 m off
+    board = gpd.GeoDataFrame({"id": ["AAA"]}, geometry=[box(-29.8765433, -19.9234568, DX, 0.0765432)], crs=4326)
+    for lon in (0.0, 5e-324, 1e-310):
+        row = border_crossings(lines(LineString([(lon, 0.0), (lon, 3.617)])), board).iloc[0]
+        assert (row.lat, row.chainage_km) == (pytest.approx(0.07654, abs=1e-5),
+                                              pytest.approx(float(distance_km(0, 0, 0, 0.0765432)), abs=1e-3))

@@ -1,6 +1,7 @@
-"""The store contract (layers/store/base.py) on the embedded SQLite store: versions, rollback, delete,
-users, tokens, audit, the generation counter, integrity check and online backup; and the live catalogue
-over it (new versions served without restart, memo keyed by version, views per viewer)."""
+"""The store contract (layers/store/base.py) on both stores, the embedded SQLite one and PostGIS (a
+throw-away cluster, tests/pg_service.py): versions, rollback, delete, users, tokens, audit, the generation
+counter, integrity check and online backup; and the live catalogue over it (new versions served without
+restart, memo keyed by version, views per viewer)."""
 
 import sqlite3
 import threading
@@ -29,11 +30,27 @@ LINE = shapely.LineString([(67, 25), (68, 26)])
 LONGER = shapely.LineString([(67, 25), (68, 26), (69, 27)])
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = open_store("", tmp_path)
+@pytest.fixture(params=["embedded", "postgis"])
+def store(request, tmp_path):
+    url = request.getfixturevalue("pg_url") if request.param == "postgis" else ""
+    s = open_store(url, tmp_path)
     yield s
     s.close()
+
+
+def tamper(store, sql):
+    """Run ``sql`` on the store's database behind its back (the tables and columns are the same in both)."""
+    if hasattr(store, "url"):
+        import psycopg
+
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            conn.execute("SET search_path TO mapsvc, public")
+            conn.execute(sql)
+        return
+    db = sqlite3.connect(store.path)
+    db.execute(sql)
+    db.commit()
+    db.close()
 
 
 def test_versions_replace_rollback_and_delete(store):
@@ -74,10 +91,7 @@ def test_content_is_kept_exactly_and_hash_checked(store, tmp_path):
     read = store.read_layer("mine", verify=True)
     assert read.properties == [weird] and read.geometries[0].equals_exact(geoms[0], 0)
     assert record.sha256 == content_sha256([weird], geoms)
-    db = sqlite3.connect(tmp_path / "store.sqlite")
-    db.execute("UPDATE features SET properties = replace(properties, 'alert', 'evil!')")
-    db.commit()
-    db.close()
+    tamper(store, "UPDATE features SET properties = replace(properties, 'alert', 'evil!')")
     with pytest.raises(LayerInvalid, match="does not match its recorded hash"):
         store.read_layer("mine", verify=True)
     assert any("does not match" in p for p in store.check())
@@ -164,10 +178,7 @@ def test_views_show_private_layers_to_their_owner_only(store, live):
 
 def test_a_stored_layer_that_fails_to_load_is_reported_not_fatal(store, tmp_path):
     store.save_layer("mine", META, [props("a")], [LINE], owner_id=None, actor="cli", note="x", public=True)
-    db = sqlite3.connect(tmp_path / "store.sqlite")
-    db.execute("DELETE FROM features")
-    db.commit()
-    db.close()
+    tamper(store, "DELETE FROM features")
     live = LiveCatalog([], store)
     assert "mine" not in live and [p.layer_id for p in live.store_problems] == ["mine"]
 

@@ -75,6 +75,7 @@ def build_parser():
                           help="map of the network route from this place (with --to) instead")
     export_p.add_argument("--to", dest="route_to", metavar="PLACE", help="with --from: the destination")
     export_p.add_argument("--modes", help="with --from/--to: road,rail,gas,power (default all)")
+    export_p.add_argument("--blocs", help="map or figure: colour the countries by bloc (sco, eaeu, carec)")
     export_p.add_argument("--basemap", default="none", help="html only: none (default, fully offline) or osm/topo/hot")
     export_p.add_argument("--paper", help="pdf/png/svg: a4 (pdf default), a3 or letter")
     export_p.add_argument("--orientation", help="with --paper: landscape (default) or portrait")
@@ -212,6 +213,7 @@ def _export_body(app, args, out, fmt):
     """(bytes, format) of the export ``args`` describe; runs inside a request context for absolute URLs."""
     from webapp.export import views as export
     from webapp.export.figures_page import FIGURE_FORMATS, figure_page
+    from webapp.maps.blocs import parse_bloc
     from webapp.maps.builder import overview_layer_ids, parse_basemap, parse_layer_ids
 
     catalog = app.extensions["catalog"]
@@ -236,9 +238,11 @@ def _export_body(app, args, out, fmt):
     if args.corridor or args.route_from or args.route_to:
         return _analysis_body(catalog, args, fmt, None if fmt == "html" else page, basemap if fmt == "html" else None)
     layer_ids = parse_layer_ids(args.layers, catalog) if args.layers else overview_layer_ids(catalog)
+    bloc = parse_bloc(args.blocs)
     if fmt == "html":
-        return export.export_html(layer_ids, basemap=basemap).encode("utf-8"), fmt
-    return export.layers_figure(catalog, layer_ids, page, url=export.layers_page_url(catalog, layer_ids)), fmt
+        return export.export_html(layer_ids, basemap=basemap, bloc=bloc).encode("utf-8"), fmt
+    return export.layers_figure(catalog, layer_ids, page, url=export.layers_page_url(catalog, layer_ids),
+                                bloc=bloc), fmt
 
 
 def _analysis_body(catalog, args, fmt, page, basemap):

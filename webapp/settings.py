@@ -86,9 +86,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATA_DIR", "", "Directory of the embedded store (store.sqlite: user layers and their versions, "
             "accounts, token hashes, audit log), upload staging and the generated secret key; empty: Flask's "
             "instance folder (instance/ beside webapp/). Created on first start.", str),
-    Setting("DATABASE_URL", "", "Which store holds user layers: empty for the embedded SQLite store in DATA_DIR, "
-            "sqlite:///DIR (relative) or sqlite:////DIR (absolute) for one elsewhere; postgresql://... is "
-            "reserved for the PostGIS store (issue 17).", str),
+    Setting("DATABASE_URL", "", "Which store holds user layers, versions, accounts, tokens and the audit log: "
+            "empty for the embedded SQLite store in DATA_DIR, sqlite:///DIR (relative) or sqlite:////DIR "
+            "(absolute) for one elsewhere, postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (libpq URL; "
+            "?host=/socket/dir for a unix socket) for the PostGIS store: its schema 'mapsvc' and a copy of the "
+            "built-in layers are created on first start; every instance on one database serves the same layers.",
+            str),
     Setting("SECRET_KEY", "", "Key that signs session cookies and CSRF tokens; empty: a random key generated "
             "once and kept in DATA_DIR/secret_key (mode 0600). Set the same value on every instance behind "
             "one load balancer.", str),

@@ -30,7 +30,9 @@ ISO3_BY_NUMERIC = {
     "112": "BLR", "196": "CYP", "275": "PSE", "376": "ISR", "400": "JOR", "404": "KEN",
     "422": "LBN", "728": "SSD", "729": "SDN", "760": "SYR", "804": "UKR", "818": "EGY",
 }
-ISO3_BY_NE_NAME = {"Siachen Glacier": "KAS", "Somaliland": "SOL", "Baikonur": "KAB",
+# Baikonur is Kazakh territory leased to Russia; Natural Earth draws it as its own unit, ISO 3166 has no
+# code for it, so it is folded into KAZ (one ISO alpha-3 convention in every output)
+ISO3_BY_NE_NAME = {"Siachen Glacier": "KAS", "Somaliland": "SOL", "Baikonur": "KAZ",
                    # extended region: Natural Earth's ADM0_A3 for the Cyprus units without an ISO code
                    "N. Cyprus": "CYN", "Cyprus U.N. Buffer Zone": "CNM", "Akrotiri": "WSB", "Dhekelia": "ESB"}
 
@@ -74,7 +76,7 @@ def decode_topojson(topo, object_name):
 def boundary_features(path, region):
     """Country polygons clipped to ``region`` (lon0, lat0, lon1, lat1), as Feature dicts."""
     topo = json.loads(Path(path).read_text(encoding="utf-8"))
-    features = []
+    units = {}  # iso3 -> (name of the unit with the ISO code, [polygons of every unit folded into it])
     for props, num_id, geom in decode_topojson(topo, "countries"):
         clipped = shapely.clip_by_rect(geom, *region)
         clipped = shapely.make_valid(clipped)
@@ -85,8 +87,15 @@ def boundary_features(path, region):
         iso3 = ISO3_BY_NUMERIC.get(num_id) or ISO3_BY_NE_NAME.get(name)
         if iso3 is None:
             raise ImportFailed(str(path), f"no ISO 3166-1 alpha-3 code for {name!r} (id {num_id!r})")
+        own_name = name if ISO3_BY_NUMERIC.get(num_id) else None
+        prev_name, prev_polys = units.get(iso3, (None, []))
+        units[iso3] = (own_name or prev_name or name, prev_polys + polys)
+    features = []
+    for iso3, (name, polys) in units.items():
+        geom = shapely.union_all(polys) if len(polys) > 1 else polys[0]
+        parts = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon"]
         # The TopoJSON's rings are clockwise; make_feature winds them per RFC 7946 §3.1.6 (exterior counterclockwise)
-        features.append(make_feature(shapely.MultiPolygon(polys), {
+        features.append(make_feature(shapely.MultiPolygon(parts), {
             "id": iso3,
             "name": name,
             "kind": "country",

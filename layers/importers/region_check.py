@@ -56,8 +56,6 @@ BORDER_KM = 10.0  # a crossing or bridge may sit this far outside its stated cou
 MIN_KM_IN_COUNTRY = 10.0  # a chain "crosses" a country when this much of it lies inside
 APPROXIMATE_KM = 40.0  # an approximate stand-in may lie this far from a country it joins
 ROUTE_KINDS = {"road": "road", "rail": "rail", "sea_route": "sea"}
-# Natural Earth units without an ISO code, counted in the country that holds them for `countries`
-NE_UNIT_OF = {"KAB": "KAZ"}
 CROSSING_STATUSES = ("open", "restricted", "closed")
 DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 GEOD = Geod(ellps="WGS84")
@@ -170,7 +168,7 @@ class Checker(RegionGeometry):
                 km[code] += d
             least = min(MIN_KM_IN_COUNTRY, 0.2 * seg_km.sum())  # short links: a fifth of their length
             crossed = {c for c, d in km.items() if c and d >= least} | {inside[0], inside[-1]}
-            crossed = {NE_UNIT_OF.get(c, c) for c in crossed} - {""}
+            crossed = set(crossed) - {""}
         if set(declared) != crossed:
             self.error(where, f"countries {sorted(declared)} but the chain crosses {sorted(crossed)}")
         self._passes_through(where, route, urls, dlon, dlat)

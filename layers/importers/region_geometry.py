@@ -26,8 +26,8 @@ def _iso3_geometries(raw_dir):
     geoms = {}
     for props, num, geom in decode_topojson(topo, "countries"):
         code = ISO3_BY_NUMERIC.get(num) or ISO3_BY_NE_NAME.get(props.get("name"))
-        if code:
-            geoms[code] = geom
+        if code:  # units folded into a country (Baikonur into KAZ) join its polygon
+            geoms[code] = shapely.union_all([geoms[code], geom]) if code in geoms else geom
     return geoms
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "place_position",
     "read_toml",
     "resolve_waypoints",
+    "route_feature",
 ]
 
 DETOUR_MAX = 3.0  # (d(prev, here) + d(here, next)) / d(prev, next) above this is an implausible detour
@@ -208,42 +209,51 @@ def _append(out, layer, props, geometry, what):
     features.append({"type": "Feature", "properties": props, "geometry": geometry})
 
 
-def build_routes(toml_path, gaz, *, max_segment_km=10.0):
-    """Read ``[[route]]`` entries and return ``{layer id: [LineString Feature dict, ...]}``.
+def route_feature(route, gaz, what, *, max_segment_km=10.0, kinds=ROUTE_KINDS, modes=MODES):
+    """(properties, LineString geometry dict) of one ``[[route]]`` entry.
 
-    Waypoints resolve through the gazetteer ``gaz`` (see
-    :func:`layers.importers.gazetteer.load_gazetteer`) or explicit
+    Waypoints resolve through the gazetteer ``gaz`` or explicit
     coordinates; an interior waypoint with a detour ratio above
     :data:`DETOUR_MAX` fails unless it carries a ``detour_ok`` reason. The
     line is densified along the geodesic so no segment exceeds
     ``max_segment_km`` km; coordinates are lon/lat degrees, 6 decimals.
+    ``kinds`` and ``modes`` widen what is accepted (the region's sea lanes).
+    """
+    props = _common_properties(route, what, kinds=kinds)
+    if route.get("mode") not in modes:
+        raise ImportFailed(what, f"mode {route.get('mode')!r} is not one of {', '.join(modes)}")
+    length = props["reported_length_km"]
+    if length is not None and (not isinstance(length, (int, float)) or length <= 0):
+        raise ImportFailed(what, f"reported_length_km {length!r} must be a positive number or omitted")
+    lon, lat, origins = resolve_waypoints(route, gaz)
+    names = [wp["name"] for wp in route["waypoints"]]
+    allowed = {i for i, wp in enumerate(route["waypoints"]) if wp.get("detour_ok")}
+    bad = detour_problems(lon, lat, names, allowed=allowed)
+    if bad:
+        detail = "; ".join(f"waypoint {i} {name!r} ratio {r:.2f}" for i, name, r in bad)
+        raise ImportFailed(what, f"implausible detour (> {DETOUR_MAX:g}x the direct leg): {detail}; "
+                                 "fix the chain or give the waypoint detour_ok = \"reason\"")
+    dlon, dlat = densify_lonlat(lon, lat, max_segment_km=max_segment_km)
+    coords = [[round(float(x), 6), round(float(y), 6)] for x, y in zip(dlon, dlat)]
+    explicit = [wp["source"] for wp, o in zip(route["waypoints"], origins) if o == "explicit"]
+    props["geometry_quality"] = "schematic"
+    _add_sources(props, explicit)
+    if "gazetteer" in origins:
+        _add_sources(props, [GEONAMES_SOURCE])
+    props["licence"] = derive_licence(props)
+    return props, {"type": "LineString", "coordinates": coords}
+
+
+def build_routes(toml_path, gaz, *, max_segment_km=10.0):
+    """Read ``[[route]]`` entries and return ``{layer id: [LineString Feature dict, ...]}``.
+
+    Each entry is built by :func:`route_feature` (schematic, densified on the geodesic).
     """
     out = {}
     for n, route in enumerate(read_toml(toml_path, "route")):
         what = f"{toml_path}: route {route.get('id', n)!r}"
-        props = _common_properties(route, what, kinds=ROUTE_KINDS)
-        if route.get("mode") not in MODES:
-            raise ImportFailed(what, f"mode {route.get('mode')!r} is not one of {', '.join(MODES)}")
-        length = props["reported_length_km"]
-        if length is not None and (not isinstance(length, (int, float)) or length <= 0):
-            raise ImportFailed(what, f"reported_length_km {length!r} must be a positive number or omitted")
-        lon, lat, origins = resolve_waypoints(route, gaz)
-        names = [wp["name"] for wp in route["waypoints"]]
-        allowed = {i for i, wp in enumerate(route["waypoints"]) if wp.get("detour_ok")}
-        bad = detour_problems(lon, lat, names, allowed=allowed)
-        if bad:
-            detail = "; ".join(f"waypoint {i} {name!r} ratio {r:.2f}" for i, name, r in bad)
-            raise ImportFailed(what, f"implausible detour (> {DETOUR_MAX:g}x the direct leg): {detail}; "
-                                     "fix the chain or give the waypoint detour_ok = \"reason\"")
-        dlon, dlat = densify_lonlat(lon, lat, max_segment_km=max_segment_km)
-        coords = [[round(float(x), 6), round(float(y), 6)] for x, y in zip(dlon, dlat)]
-        explicit = [wp["source"] for wp, o in zip(route["waypoints"], origins) if o == "explicit"]
-        props["geometry_quality"] = "schematic"
-        _add_sources(props, explicit)
-        if "gazetteer" in origins:
-            _add_sources(props, [GEONAMES_SOURCE])
-        props["licence"] = derive_licence(props)
-        _append(out, route["layer"], props, {"type": "LineString", "coordinates": coords}, what)
+        props, geometry = route_feature(route, gaz, what, max_segment_km=max_segment_km)
+        _append(out, route["layer"], props, geometry, what)
     return out
 
 

@@ -2,8 +2,8 @@
 
 ``open_store(database_url, data_dir)``: an empty ``database_url`` (the
 default) gives the embedded SQLite store under ``data_dir``; ``sqlite:///path``
-puts it elsewhere; ``postgresql://…`` is the PostGIS store of issue 17 (not
-in this build: refused with a clear message).
+puts it elsewhere; ``postgresql://…`` (or ``postgres://``) is the PostGIS
+store (:mod:`layers.store.postgis`), which creates its schema on first use.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from layers.store.base import Store, StoreConflict
 __all__ = ["Store", "StoreConflict", "open_store"]
 
 
-def open_store(database_url="", data_dir=None):
+def open_store(database_url="", data_dir=None, *, pool_max=None):
     """The :class:`Store` that ``database_url`` names (empty: embedded under ``data_dir``)."""
     from layers.store.embedded import EmbeddedStore
 
@@ -30,7 +30,9 @@ def open_store(database_url="", data_dir=None):
     if scheme == "sqlite":
         # SQLAlchemy's spelling: sqlite:///relative/dir, sqlite:////absolute/dir
         return EmbeddedStore(Path(url[len("sqlite://"):][1:]))
-    if scheme in ("postgresql", "postgres", "postgis"):
-        raise BadParameter("DATABASE_URL", "the PostGIS store is not part of this build yet (issue 17); "
-                                           "leave DATABASE_URL empty for the embedded store")
-    raise BadParameter("DATABASE_URL", f"unknown store scheme {scheme!r} (use sqlite:///path, or leave it empty)")
+    if scheme in ("postgresql", "postgres"):
+        from layers.store.postgis import POOL_MAX, PostGISStore
+
+        return PostGISStore(url, pool_max=pool_max or POOL_MAX)
+    raise BadParameter("DATABASE_URL", f"unknown store scheme {scheme!r} (use postgresql://user@host/db, "
+                                       "sqlite:///path, or leave it empty)")

@@ -43,6 +43,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import numpy as np
 import shapely
@@ -59,7 +60,13 @@ __all__ = [
     "UserRecord",
     "VersionRecord",
     "content_sha256",
+    "now_iso",
     "properties_json",
+    "record_from_row",
+    "user_from_row",
+    "version_from_row",
+    "RECORD_SQL",
+    "VERSION_SQL",
 ]
 
 
@@ -148,6 +155,11 @@ class AuditEntry:
     detail: dict
 
 
+def now_iso():
+    """The current UTC time as ISO 8601 to the second (the stores' timestamp form)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 def properties_json(props):
     """The canonical JSON text of one feature's properties (sorted keys, UTF-8, no NaN)."""
     return json.dumps(props, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -168,6 +180,40 @@ def content_sha256(properties, geometries):
         digest.update(len(blob).to_bytes(8, "big"))
         digest.update(blob)
     return digest.hexdigest()
+
+
+# --- rows of the tables both stores share (same names and columns; only placeholders differ) --------
+
+RECORD_SQL = """
+SELECT l.id, l.owner_id, l.public, v.id, v.number, v.metadata, c.feature_count, c.vertex_count, c.sha256,
+       l.created_at, l.updated_at
+FROM layers l JOIN versions v ON v.id = l.current_version JOIN contents c ON c.id = v.content_id
+"""
+VERSION_SQL = """
+SELECT v.id, v.number, v.layer_id, v.created_at, v.created_by, v.note, c.feature_count, c.sha256, v.metadata,
+       v.id = l.current_version, v.content_id
+FROM versions v JOIN contents c ON c.id = v.content_id JOIN layers l ON l.id = v.layer_id
+"""
+
+
+def record_from_row(row):
+    """A :class:`LayerRecord` from a RECORD_SQL row."""
+    meta = json.loads(row[5])
+    return LayerRecord(id=row[0], owner_id=row[1], public=bool(row[2]), version_id=row[3], number=row[4],
+                       title=str(meta.get("title", row[0])), feature_count=row[6], vertex_count=row[7],
+                       sha256=row[8], created_at=row[9], updated_at=row[10])
+
+
+def version_from_row(row):
+    """A :class:`VersionRecord` from a VERSION_SQL row."""
+    return VersionRecord(version_id=row[0], number=row[1], layer_id=row[2], created_at=row[3], created_by=row[4],
+                         note=row[5], feature_count=row[6], sha256=row[7], meta=json.loads(row[8]),
+                         current=bool(row[9]))
+
+
+def user_from_row(row):
+    """A :class:`UserRecord` from (id, name, password_hash, created_at), or None."""
+    return None if row is None else UserRecord(id=row[0], name=row[1], password_hash=row[2], created_at=row[3])
 
 
 class Store(ABC):

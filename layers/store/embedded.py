@@ -17,7 +17,6 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +24,19 @@ import shapely
 
 from layers.errors import LayerInvalid, LayerNotFound
 from layers.store.base import (
+    RECORD_SQL,
+    VERSION_SQL,
     AuditEntry,
-    LayerRecord,
     Store,
     StoreConflict,
     StoredLayer,
     TokenRecord,
-    UserRecord,
-    VersionRecord,
     content_sha256,
+    now_iso,
     properties_json,
+    record_from_row,
+    user_from_row,
+    version_from_row,
 )
 
 __all__ = ["DB_NAME", "EmbeddedStore"]
@@ -69,39 +71,6 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_layer ON audit (layer_id, id);
 INSERT OR IGNORE INTO store_info (key, value) VALUES ('generation', 0);
 """
-_RECORD_SQL = """
-SELECT l.id, l.owner_id, l.public, v.id, v.number, v.metadata, c.feature_count, c.vertex_count, c.sha256,
-       l.created_at, l.updated_at
-FROM layers l JOIN versions v ON v.id = l.current_version JOIN contents c ON c.id = v.content_id
-"""
-_VERSION_SQL = """
-SELECT v.id, v.number, v.layer_id, v.created_at, v.created_by, v.note, c.feature_count, c.sha256, v.metadata,
-       v.id = l.current_version, v.content_id
-FROM versions v JOIN contents c ON c.id = v.content_id JOIN layers l ON l.id = v.layer_id
-"""
-
-
-def _now():
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _record(row):
-    meta = json.loads(row[5])
-    return LayerRecord(id=row[0], owner_id=row[1], public=bool(row[2]), version_id=row[3], number=row[4],
-                       title=str(meta.get("title", row[0])), feature_count=row[6], vertex_count=row[7],
-                       sha256=row[8], created_at=row[9], updated_at=row[10])
-
-
-def _version(row):
-    return VersionRecord(version_id=row[0], number=row[1], layer_id=row[2], created_at=row[3], created_by=row[4],
-                         note=row[5], feature_count=row[6], sha256=row[7], meta=json.loads(row[8]),
-                         current=bool(row[9]))
-
-
-def _user(row):
-    return None if row is None else UserRecord(id=row[0], name=row[1], password_hash=row[2], created_at=row[3])
-
-
 class EmbeddedStore(Store):
     """:class:`~layers.store.base.Store` on SQLite at ``<data_dir>/store.sqlite`` (created on first use)."""
 
@@ -166,7 +135,7 @@ class EmbeddedStore(Store):
     @staticmethod
     def _audit(db, actor, action, layer_id=None, version=None, **detail):
         db.execute("INSERT INTO audit (at, actor, action, layer_id, version, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                   (_now(), actor, action, layer_id, version, json.dumps(detail, ensure_ascii=False)))
+                   (now_iso(), actor, action, layer_id, version, json.dumps(detail, ensure_ascii=False)))
 
     # --- change feed ------------------------------------------------------------------------------
 
@@ -176,22 +145,22 @@ class EmbeddedStore(Store):
     # --- layers --------------------------------------------------------------------------------------
 
     def list_layers(self):
-        return [_record(r) for r in self._conn().execute(_RECORD_SQL + " ORDER BY l.id")]
+        return [record_from_row(r) for r in self._conn().execute(RECORD_SQL + " ORDER BY l.id")]
 
     def _record_in(self, db, layer_id):
-        row = db.execute(_RECORD_SQL + " WHERE l.id = ?", (layer_id,)).fetchone()
+        row = db.execute(RECORD_SQL + " WHERE l.id = ?", (layer_id,)).fetchone()
         if row is None:
             raise LayerNotFound(layer_id)
-        return _record(row)
+        return record_from_row(row)
 
     def layer_record(self, layer_id):
         return self._record_in(self._conn(), layer_id)
 
     def _version_row(self, db, layer_id, number):
         if number is None:
-            row = db.execute(_VERSION_SQL + " WHERE v.id = l.current_version AND l.id = ?", (layer_id,)).fetchone()
+            row = db.execute(VERSION_SQL + " WHERE v.id = l.current_version AND l.id = ?", (layer_id,)).fetchone()
         else:
-            row = db.execute(_VERSION_SQL + " WHERE v.layer_id = ? AND v.number = ?", (layer_id, number)).fetchone()
+            row = db.execute(VERSION_SQL + " WHERE v.layer_id = ? AND v.number = ?", (layer_id, number)).fetchone()
         if row is None:
             if number is not None and db.execute("SELECT 1 FROM layers WHERE id = ?", (layer_id,)).fetchone():
                 raise LayerNotFound(f"{layer_id} version {number}")
@@ -208,7 +177,7 @@ class EmbeddedStore(Store):
                               (row[10],)).fetchall()
         finally:
             db.execute("COMMIT")
-        version = _version(row)
+        version = version_from_row(row)
         properties = [json.loads(p) for p, _ in rows]
         geometries = shapely.from_wkb(np.array([g for _, g in rows], dtype=object)) if rows else np.array(
             [], dtype=object)
@@ -238,9 +207,9 @@ class EmbeddedStore(Store):
         cur = db.execute(
             "INSERT INTO versions (layer_id, number, content_id, metadata, created_at, created_by, note) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (layer_id, number, content_id, json.dumps(meta, ensure_ascii=False, sort_keys=True), _now(), actor_id,
+            (layer_id, number, content_id, json.dumps(meta, ensure_ascii=False, sort_keys=True), now_iso(), actor_id,
              note))
-        db.execute("UPDATE layers SET current_version = ?, updated_at = ? WHERE id = ?", (cur.lastrowid, _now(),
+        db.execute("UPDATE layers SET current_version = ?, updated_at = ? WHERE id = ?", (cur.lastrowid, now_iso(),
                                                                                          layer_id))
         return cur.lastrowid, number
 
@@ -266,7 +235,7 @@ class EmbeddedStore(Store):
             if not replace:
                 # current_version is set right below, inside the same transaction
                 db.execute("INSERT INTO layers (id, owner_id, public, current_version, created_at, updated_at) "
-                           "VALUES (?, ?, ?, 0, ?, ?)", (layer_id, owner_id, int(public), _now(), _now()))
+                           "VALUES (?, ?, ?, 0, ?, ?)", (layer_id, owner_id, int(public), now_iso(), now_iso()))
             content_id, sha = self._insert_content(db, properties, geometries)
             _, number = self._new_version(db, layer_id, content_id, meta, self._actor_id(db, actor), note)
             self._audit(db, actor, "replace" if replace else "create", layer_id, number, note=note,
@@ -283,7 +252,7 @@ class EmbeddedStore(Store):
     def set_public(self, layer_id, public, *, actor):
         with self._write() as db:
             record = self._record_in(db, layer_id)
-            db.execute("UPDATE layers SET public = ?, updated_at = ? WHERE id = ?", (int(public), _now(), layer_id))
+            db.execute("UPDATE layers SET public = ?, updated_at = ? WHERE id = ?", (int(public), now_iso(), layer_id))
             self._audit(db, actor, "publish" if public else "unpublish", layer_id, record.number)
             return self._record_in(db, layer_id)
 
@@ -305,7 +274,7 @@ class EmbeddedStore(Store):
     def versions(self, layer_id):
         db = self._conn()
         self._record_in(db, layer_id)
-        return [_version(r) for r in db.execute(_VERSION_SQL + " WHERE v.layer_id = ? ORDER BY v.number",
+        return [version_from_row(r) for r in db.execute(VERSION_SQL + " WHERE v.layer_id = ? ORDER BY v.number",
                                                 (layer_id,))]
 
     # --- users and tokens ---------------------------------------------------------------------------
@@ -315,18 +284,18 @@ class EmbeddedStore(Store):
             if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise StoreConflict(f"user name {name!r} is taken")
             cur = db.execute("INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
-                             (name, password_hash, _now()))
+                             (name, password_hash, now_iso()))
             self._audit(db, actor, "user.create", user=name)
-            return _user(db.execute("SELECT id, name, password_hash, created_at FROM users WHERE id = ?",
+            return user_from_row(db.execute("SELECT id, name, password_hash, created_at FROM users WHERE id = ?",
                                     (cur.lastrowid,)).fetchone())
 
     def user(self, *, user_id=None, name=None):
         column, value = ("id", user_id) if user_id is not None else ("name", name)
-        return _user(self._conn().execute(f"SELECT id, name, password_hash, created_at FROM users WHERE {column} = ?",
-                                          (value,)).fetchone())
+        sql = f"SELECT id, name, password_hash, created_at FROM users WHERE {column} = ?"
+        return user_from_row(self._conn().execute(sql, (value,)).fetchone())
 
     def users(self):
-        return [_user(r) for r in self._conn().execute(
+        return [user_from_row(r) for r in self._conn().execute(
             "SELECT id, name, password_hash, created_at FROM users ORDER BY name")]
 
     def set_password(self, user_id, password_hash, *, actor):
@@ -337,9 +306,9 @@ class EmbeddedStore(Store):
     def create_token(self, user_id, token_hash, label, *, actor):
         with self._write() as db:
             cur = db.execute("INSERT INTO tokens (user_id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
-                             (user_id, token_hash, label, _now()))
+                             (user_id, token_hash, label, now_iso()))
             self._audit(db, actor, "token.create", token_id=cur.lastrowid, label=label)
-            return TokenRecord(cur.lastrowid, user_id, label, _now(), None, None)
+            return TokenRecord(cur.lastrowid, user_id, label, now_iso(), None, None)
 
     def user_for_token(self, token_hash):
         db = self._conn()
@@ -348,10 +317,10 @@ class EmbeddedStore(Store):
                          (token_hash,)).fetchone()
         if row is None:
             return None
-        today = _now()[:10]
+        today = now_iso()[:10]
         if (row[5] or "")[:10] != today:  # note use once a day: a token used per request must not write per request
-            db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (_now(), row[4]))
-        return _user(row[:4])
+            db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now_iso(), row[4]))
+        return user_from_row(row[:4])
 
     def tokens(self, user_id):
         rows = self._conn().execute("SELECT id, user_id, label, created_at, last_used_at, revoked_at FROM tokens "
@@ -361,7 +330,7 @@ class EmbeddedStore(Store):
     def revoke_token(self, user_id, token_id, *, actor):
         with self._write() as db:
             cur = db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-                             (_now(), token_id, user_id))
+                             (now_iso(), token_id, user_id))
             if cur.rowcount:
                 self._audit(db, actor, "token.revoke", token_id=token_id)
             return bool(cur.rowcount)

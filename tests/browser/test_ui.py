@@ -28,8 +28,12 @@ def _search(page, text):
     box = page.locator(".mapsvc-search input")
     box.fill(text)
     page.locator(".mapsvc-search [role=option]").first.wait_for(timeout=10000)
+    before = _centre(page)
     box.press("Enter")
-    page.wait_for_timeout(300)
+    # wait for the move to start and end (a fixed 300 ms was too short on a loaded 2-core machine)
+    page.wait_for_function("([lat, lon]) => { const c = window.mapsvc.map.getCenter(); "
+                           "return Math.abs(c.lat - lat) + Math.abs(c.lng - lon) > 1e-6; }", arg=before, timeout=10000)
+    page.wait_for_timeout(800)
 
 
 @pytest.mark.parametrize("text, lat, lon, popup", [
@@ -345,3 +349,45 @@ def test_year_slider_shows_what_each_project_was_in_that_year(live_server, brows
     page.wait_for_function("() => document.querySelector('[data-filter=year-out]').textContent === '2026'")
     assert row.text_content().strip() == "shelved"
     assert _drawn_ids(page, "iran_pakistan_pipeline") == sorted([iran, pakistan, india])
+
+
+def _roads_on_screen(page):
+    """Road/rail paths of the offline basemap drawn inside the map's box, and the road numbers shown."""
+    return page.evaluate("""() => {
+        const box = document.querySelector('.folium-map').getBoundingClientRect();
+        const pane = document.querySelector('.leaflet-mapsvc-roads-pane');
+        const seen = r => r.right > box.left && r.left < box.right && r.bottom > box.top && r.top < box.bottom;
+        const paths = Array.from(pane.querySelectorAll('path')).filter(p => seen(p.getBoundingClientRect()));
+        const refs = Array.from(document.querySelectorAll('.mapsvc-road-label'))
+            .filter(el => el.style.visibility !== 'hidden' && seen(el.getBoundingClientRect())).map(el => el.textContent);
+        return {paths: paths.length, shown: getComputedStyle(pane).display !== 'none', refs: refs};
+    }""")
+
+
+def test_offline_basemap_draws_roads_when_zoomed_in_and_fetches_nothing_for_them_at_zoom_5(live_server, browsing):
+    page = browsing().new_page()
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url))
+    page.goto(live_server.url + "/map/tapi?basemap=none")
+    wait_for_map(page)
+    page.evaluate("() => window.mapsvc.map.setView([31.55, 74.34], 5, {animate: false})")
+    page.wait_for_timeout(400)
+    assert not [u for u in fetched if "/basemap/roads/" in u]
+    assert _roads_on_screen(page)["paths"] == 0
+    page.evaluate("() => window.mapsvc.map.setView([31.55, 74.34], 10, {animate: false})")  # Lahore
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-mapsvc-roads-pane path').length > 0")
+    lahore = _roads_on_screen(page)
+    assert lahore["shown"] and lahore["paths"] >= 3, lahore  # M-2, M-3, M-11 meet here
+    assert {"M-2", "M-3", "M-11"} & set(lahore["refs"]), lahore  # numbers that collide with a city are hidden
+    drawn = page.locator(".folium-map").screenshot()
+    page.evaluate("() => { document.querySelector('.leaflet-mapsvc-roads-pane').style.visibility = 'hidden'; }")
+    assert page.locator(".folium-map").screenshot() != drawn  # the lines put pixels on the beige
+    page.evaluate("() => { document.querySelector('.leaflet-mapsvc-roads-pane').style.visibility = ''; }")
+    assert [u.rsplit("/", 1)[-1] for u in fetched if "/basemap/roads/" in u] == ["3.json"]
+    page.evaluate("() => window.mapsvc.map.setView([25.1, 67.4], 10, {animate: false})")  # Karachi: the M-9
+    page.wait_for_timeout(400)
+    assert _roads_on_screen(page)["paths"] >= 1
+    # the project's layers stay above the roads
+    z = page.evaluate("""() => ['.leaflet-mapsvc-roads-pane', '.leaflet-overlay-pane', '.leaflet-mapsvc-basemap-pane']
+        .map(s => +getComputedStyle(document.querySelector(s)).zIndex)""")
+    assert z[2] < z[0] < z[1], z

@@ -28,6 +28,7 @@ from geo.corridor_report import (
 )
 from geo.network import DEFAULT_ATTACH_KM, DEFAULT_SNAP_KM, MAX_ATTACH_KM, MODES, SNAP_MAX_KM, network_for
 from geo.places import Place, find_place
+from geo.route_borders import with_borders
 from geo.routing import nearest, parse_modes, shortest_path
 from layers.errors import BadParameter, NoPath
 from layers.index import capped_limit
@@ -263,8 +264,8 @@ def route_result(catalog, q):
     """The path FeatureCollection (legs + totals) of a :class:`RouteQuery`; raises NoPath."""
 
     def compute():
-        doc = shortest_path(network_for(catalog), q.start, q.end, modes=q.modes, snap_km=q.snap_km,
-                            attach_km=q.attach_km)
+        doc = with_borders(catalog, shortest_path(network_for(catalog), q.start, q.end, modes=q.modes,
+                                                  snap_km=q.snap_km, attach_km=q.attach_km))
         used = [f["properties"]["layer"] for f in doc["features"] if f["properties"]["project"]]
         doc["attribution"] = list(dict.fromkeys(
             _attributions(catalog, used) + _place_attribution(catalog, q.start) + _place_attribution(catalog, q.end)))

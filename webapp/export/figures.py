@@ -20,6 +20,7 @@ from layers.importers.gazetteer import GEONAMES_LICENCE
 from webapp.export.figures_layout import FigureContent, compose
 from webapp.export.figures_map import COLOURS, draw_layer, layer_handles, status_handles
 from webapp.export.figures_page import plain_text
+from webapp.maps import blocs
 from webapp.maps.builder import drawing_order, map_bounds, overview_layer_ids
 from webapp.maps.display import BASEMAP_LAYER
 from webapp.maps.pages import SITE_TITLE
@@ -152,8 +153,24 @@ def base_credits(catalog):
     return sources, licences
 
 
-def layers_figure(catalog, layer_ids, page, *, url=None):
-    """The figure of catalogue layers ``layer_ids`` on ``page``: PNG, SVG or PDF bytes."""
+def bloc_rows(catalog, bloc):
+    """Legend section (title, rows) of the countries coloured by ``bloc``, or None without a bloc."""
+    from matplotlib.patches import Patch
+
+    legend = blocs.bloc_legend(catalog, bloc)
+    if legend is None:
+        return None
+    return (f"Countries: {legend['title']}",
+            [(Patch(facecolor=row["colour"], edgecolor=COLOURS["border"], linewidth=0.3),
+              f"{row['label']} ({row['count']})") for row in legend["rows"]])
+
+
+def layers_figure(catalog, layer_ids, page, *, url=None, bloc=None):
+    """The figure of catalogue layers ``layer_ids`` on ``page``: PNG, SVG or PDF bytes.
+
+    ``bloc`` (``sco``, ``eaeu``, ``carec``) fills the countries by their latest status in it, as ``?blocs=`` does
+    on the map pages, with a legend section.
+    """
     title = _title(catalog, layer_ids, set(layer_ids) == set(overview_layer_ids(catalog)))
     layer_ids = drawing_order(catalog, layer_ids)
     layers = [catalog.layer(lid) for lid in layer_ids]
@@ -174,6 +191,8 @@ def layers_figure(catalog, layer_ids, page, *, url=None):
     legend = [("Layers", layer_handles(catalog, [lid for lid in reversed(layer_ids)], unit)),
               ("Status of lines", status_handles(statuses, unit, halos=halos)),
               ("Base map", _base_rows(unit))]
+    if bloc is not None:
+        legend.insert(2, bloc_rows(catalog, bloc))
     if len(layers) == 1:
         subtitle = plain_text(layers[0].meta.get("description", ""))
     elif overview:
@@ -187,5 +206,6 @@ def layers_figure(catalog, layer_ids, page, *, url=None):
         licences=[lay.meta.get("licence", "") for lay in layers] + base_licences,
         as_of=facts_sentence([lay.gdf for lay in layers]), url=url,
         notes=geometry_notes(bounds, halos=halos),
-        points=place_labels(catalog, CAPITALS) + _point_labels(catalog, layer_ids) + place_labels(catalog, CITIES))
+        points=place_labels(catalog, CAPITALS) + _point_labels(catalog, layer_ids) + place_labels(catalog, CITIES),
+        country_fill=blocs.bloc_fill(catalog, bloc))
     return compose(catalog, content, page)

@@ -43,6 +43,7 @@ class FigureContent:
     url: str | None = None
     notes: list = field(default_factory=list)
     points: list = field(default_factory=list)  # [(lon, lat, name, colour, dot)], label priority order
+    country_fill: dict = field(default_factory=dict)  # {iso3: colour} of countries coloured by a bloc
 
 
 def credit_lines(content):
@@ -224,7 +225,7 @@ def _compose(catalog, content, page, fig, renderer):
     _fit_legend(fig, legend_rect, content.legend, sizes.body, renderer, measure, ncols_options=ncols_options)
     frame = open_frame(fig, map_rect, content.bounds, unit=unit, dpi=page.dpi if page.fmt == "png" else 300,
                        renderer=renderer)
-    names, shapes = draw_basemap(catalog, frame)
+    names, shapes = draw_basemap(catalog, frame, fill=content.country_fill)
     content.draw(frame)
     placer = LabelPlacer(frame)
     draw_north_arrow(frame, placer, size=sizes.body)

@@ -181,8 +181,11 @@ def country_shapes(catalog, frame):
     return list(gdf["name"]), frame.to_view(gdf.geometry.to_numpy())
 
 
-def draw_basemap(catalog, frame, *, ax=None, border_lw=0.45):
-    """Sea inside the region the boundaries cover, land, borders. Returns the plane country polygons."""
+def draw_basemap(catalog, frame, *, ax=None, border_lw=0.45, fill=None):
+    """Sea inside the region the boundaries cover, land, borders. Returns the plane country polygons.
+
+    ``fill`` maps ISO alpha-3 codes to the colour their country is filled with (a bloc, ``?blocs=``).
+    """
     from matplotlib.collections import LineCollection
 
     ax = ax or frame.ax
@@ -190,6 +193,10 @@ def draw_basemap(catalog, frame, *, ax=None, border_lw=0.45):
     names, shapes = country_shapes(catalog, frame)
     if len(shapes):
         _fill(ax, shapes, facecolor=COLOURS["land"], zorder=1)
+        ids = cached_display(catalog, BASEMAP_LAYER, frame.band)["id"].to_numpy()
+        for colour in sorted(set((fill or {}).values())):
+            chosen = np.isin(ids, [code for code, c in fill.items() if c == colour])
+            _fill(ax, shapes[chosen], facecolor=colour, zorder=1.1)
         ax.add_collection(LineCollection(_paths(shapes), colors=COLOURS["border"],
                                          linewidths=border_lw * frame.unit, zorder=2), autolim=False)
     return names, shapes

@@ -21,6 +21,7 @@ from webapp.export.figures import layers_figure
 from webapp.export.figures_page import FIGURE_FORMATS, configure_matplotlib, figure_page
 from webapp.hosts import external_url
 from webapp.maps import assets
+from webapp.maps.blocs import parse_bloc
 from webapp.maps.builder import MapSpec, cached_map, current_catalog, overview_layer_ids, parse_basemap, parse_layer_ids
 from webapp.workload import heavy_view
 
@@ -56,10 +57,10 @@ def init_app(app):
 
 # --- HTML --------------------------------------------------------------------------
 
-def export_html(layer_ids, *, basemap="none"):
+def export_html(layer_ids, *, basemap="none", bloc=None):
     """One self-contained HTML page of the map (needs an app context). Tiles only if ``basemap`` is not 'none'."""
     catalog = current_catalog()
-    spec = MapSpec(tuple(layer_ids), basemap, None)
+    spec = MapSpec(tuple(layer_ids), basemap, None, bloc)
     page = render_template("embed.html", map=cached_map(spec, self_contained=True),
                            title=" + ".join(catalog.layer(lid).title for lid in layer_ids))
     return assets.inline_assets(page, url_prefix=current_app.extensions["vendor_assets"]["url_prefix"])
@@ -113,7 +114,8 @@ def layers_page_url(catalog, layer_ids):
 def layers_figure_bytes(catalog, layer_ids, args, config):
     """(body, mimetype) of the PNG/SVG/PDF figure ``args`` ask for; needs a request (or test request) context."""
     page = figure_page(args.get("format"), **figure_params(args, config))
-    return layers_figure(catalog, layer_ids, page, url=layers_page_url(catalog, layer_ids)), page.mimetype
+    return (layers_figure(catalog, layer_ids, page, url=layers_page_url(catalog, layer_ids),
+                          bloc=parse_bloc(args.get("blocs"))), page.mimetype)
 
 
 @bp.get("/export")
@@ -122,11 +124,12 @@ def download():
     """``/export?layers=a,b&format=html|png|svg|pdf|stats-csv|stats-json|stats-md`` as a download.
 
     Figures take ``paper=a4|a3|letter&orientation=landscape|portrait`` or
-    ``width=&height=`` (pixels), and ``dpi=``; HTML takes ``basemap=``. The
+    ``width=&height=`` (pixels), and ``dpi=``; HTML takes ``basemap=``; both take
+    ``blocs=sco|eaeu|carec`` (countries coloured by bloc). The
     old ``csv``/``json``/``md`` redirect to ``stats-*``, data formats to the
     layer download.
     """
-    allowed = ("layers", "format", "basemap", *FIGURE_PARAMS)
+    allowed = ("layers", "format", "basemap", "blocs", *FIGURE_PARAMS)
     unknown = sorted(set(request.args) - set(allowed))
     if unknown:
         raise BadParameter(unknown[0], f"unknown query parameter (allowed: {', '.join(allowed)})",
@@ -143,8 +146,11 @@ def download():
     elif fmt == "html" or fmt in STATS_EXPORTS:
         refuse_figure_params(request.args, fmt)
         if fmt == "html":
-            body = export_html(layer_ids, basemap=parse_basemap(request.args.get("basemap"), default="none"))
+            body = export_html(layer_ids, basemap=parse_basemap(request.args.get("basemap"), default="none"),
+                               bloc=parse_bloc(request.args.get("blocs")))
         else:
+            if request.args.get("blocs"):
+                raise BadParameter("blocs", f"colours countries on maps and figures, not in {fmt}")
             fmt = STATS_EXPORTS[fmt]
             body = stats_table(catalog, layer_ids, fmt=fmt)
         mimetype = _MIME[fmt]

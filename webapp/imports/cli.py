@@ -6,6 +6,7 @@
     python -m webapp user list
     python -m webapp token create NAME [--label L]
     python -m webapp store check | store backup FILE
+    python -m webapp store migrate --to postgresql://USER@HOST/DB | --to embedded | --to sqlite:///DIR
     python -m webapp layers
 
 They act on the store the settings name (``DATA_DIR`` / ``DATABASE_URL``),
@@ -46,9 +47,12 @@ def add_commands(sub):
     token.add_argument("action", choices=["create"])
     token.add_argument("name")
     token.add_argument("--label", default="made with python -m webapp token")
-    store = sub.add_parser("store", help="check the store, or back it up while it serves")
-    store.add_argument("action", choices=["check", "backup"])
+    store = sub.add_parser("store", help="check the store, back it up while it serves, or migrate it")
+    store.add_argument("action", choices=["check", "backup", "migrate"])
     store.add_argument("path", nargs="?", help="backup: the file to write")
+    store.add_argument("--to", dest="target", metavar="URL",
+                       help="migrate: the empty store to copy into: postgresql://..., sqlite:///DIR, or 'embedded' "
+                            "(the embedded store in DATA_DIR)")
     sub.add_parser("layers", help="list the user layers in the store")
 
 
@@ -95,6 +99,31 @@ def _import(app, args):
     return 0
 
 
+def _migrate(app, store, target_url):
+    """Copy the configured store into the empty one ``target_url`` names, then compare the two."""
+    from layers.store import open_store
+    from layers.store.migrate import copy_store, differences
+
+    if not target_url:
+        raise BadParameter("to", "give the store to migrate into: --to postgresql://... or --to embedded")
+    target = open_store("" if target_url == "embedded" else target_url, app.extensions["data_dir"])
+    try:
+        if target.location == store.location:
+            raise BadParameter("to", f"{target.location} is the store being migrated")
+        start = time.perf_counter()
+        counts = copy_store(store, target)
+        found = differences(store, target)
+        for problem in found:
+            print(f"differs: {problem}")
+        print(f"migrated {store.location} to {target.location}: {counts.get('user', 0)} users, "
+              f"{counts.get('token', 0)} tokens, {counts.get('layer', 0)} layers with {counts.get('version', 0)} "
+              f"versions, {counts.get('audit', 0)} audit entries ({time.perf_counter() - start:.1f} s); "
+              f"{'identical' if not found else 'NOT identical'} when compared row by row")
+        return 0 if not found else 1
+    finally:
+        target.close()
+
+
 def _password():
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
@@ -138,6 +167,8 @@ def run(app, args):
             print(f"{'ok' if not problems else 'NOT ok'}: {len(layers)} layers, "
                   f"{sum(len(store.versions(r.id)) for r in layers)} versions checked ({store.location})")
             return 0 if not problems else 1
+        elif args.command == "store" and args.action == "migrate":
+            return _migrate(app, store, args.target)
         elif args.command == "store":
             if not args.path:
                 raise BadParameter("path", "give the backup file to write")

@@ -25,11 +25,11 @@ from markupsafe import Markup
 
 from geo.simplify import ZOOM_BANDS
 from layers.errors import BadParameter, FeatureNotFound
-from layers.schema import REGION_BBOX
+from layers.schema import FOCUS_BBOX, REGION_BBOX
 from layers.styles import STATUS_STYLE, layer_colour, legend_entries, point_icon
 from webapp.cache import MapCache, parts_bytes
 from webapp.catalog import current_catalog
-from webapp.maps import assets, elements, tiled
+from webapp.maps import assets, blocs, elements, tiled
 from webapp.maps import basemap as vector_basemap
 from webapp.maps.delivery import EMPTY_COLLECTION, Delivery, display_band, embeds_popups, is_tiled, layer_delivery
 from webapp.maps.display import BASEMAP_LAYER, basemap_band, layer_display_js, layer_styles
@@ -112,6 +112,7 @@ class MapSpec:
     layer_ids: tuple[str, ...]
     basemap: str
     feature: str | None = None
+    bloc: str | None = None  # colour the basemap's countries by this bloc (webapp.maps.blocs)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,8 @@ class MapOptions:
     tile_url: str | None = None
     tiled_min_features: int = 5000
     tiled_script_url: str = "/static/js/tiled-layer.js"
-    # {"countriesUrl", "placesUrl", "riversUrl"}: served maps fetch the offline basemap; None inlines it (exports)
+    # {"countriesUrl", "placesUrl", "riversUrl", "roadsUrl"}: served maps fetch the offline basemap; None inlines it
+    # (exports)
     basemap_urls: dict | None = None
     minimap_minimized: bool | None = None  # None: folded in frames under 900 px; True in embeds and exports
 
@@ -221,7 +223,9 @@ def map_bounds(catalog, layer_ids):
 
     The overview fits the routes: its point layers (LNG terminals along all of
     India's coast) would pull the view away from the corridors the map is
-    about. A map of chosen layers fits everything that was asked for.
+    about; and it stays within :data:`~layers.schema.FOCUS_BBOX` (Pakistan and
+    its neighbours), not the whole region the routes reach (Moscow, Suez). A
+    map of chosen layers fits everything that was asked for.
     """
     shown = [catalog.layer(lid) for lid in layer_ids if len(catalog.layer(lid).gdf)]
     is_overview = set(layer_ids) == set(overview_layer_ids(catalog))
@@ -231,10 +235,14 @@ def map_bounds(catalog, layer_ids):
     if not boxes:
         return REGION_BBOX
     arr = np.array(boxes)
-    return float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())
+    box = float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())
+    if is_overview:
+        box = (max(box[0], FOCUS_BBOX[0]), max(box[1], FOCUS_BBOX[1]), min(box[2], FOCUS_BBOX[2]),
+               min(box[3], FOCUS_BBOX[3]))
+    return box
 
 
-def _legend(catalog, layer_ids):
+def _legend(catalog, layer_ids, bloc=None):
     layers = [catalog.layer(lid) for lid in layer_ids]
     entries = legend_entries((lay.id, lay.title, lay.meta, lay.geometry_family) for lay in layers)
     for row, layer in zip(entries["layers"], layers):
@@ -249,13 +257,14 @@ def _legend(catalog, layer_ids):
     statuses = [s for s in entries["statuses"] if s["status"] in present]
     present_q = {q for lay in layers for q in lay.gdf["geometry_quality"].dropna()}
     return elements.Legend(layers=entries["layers"], statuses=statuses, schematic="schematic" in present_q,
-                           approximate="approximate" in present_q)
+                           approximate="approximate" in present_q, blocs=blocs.bloc_legend(catalog, bloc))
 
 
-def base_map(catalog, basemap, options, bounds):
+def base_map(catalog, basemap, options, bounds, *, bloc=None):
     """A folium map centred on ``bounds`` (minlon, minlat, maxlon, maxlat) with tiles and the vector basemap.
 
-    Returns ``(map, VectorBasemap element)``; ``basemap`` 'none' leaves the tiles out.
+    Returns ``(map, VectorBasemap element)``; ``basemap`` 'none' leaves the tiles out; ``bloc`` colours the
+    countries by their status in that bloc.
     """
     lon0, lat0, lon1, lat1 = bounds
     fmap = folium.Map(location=[(lat0 + lat1) / 2, (lon0 + lon1) / 2], zoom_start=5, tiles=None,
@@ -273,11 +282,12 @@ def base_map(catalog, basemap, options, bounds):
     if options.basemap_urls is None:
         inline = {"countries": vector_basemap.countries_json(catalog, band),
                   "places": vector_basemap.places_json(catalog),
-                  "rivers": vector_basemap.rivers_json(catalog, 1)}
+                  "rivers": vector_basemap.rivers_json(catalog, 1),
+                  "roads": vector_basemap.roads_json(catalog, vector_basemap.ROAD_BANDS[0])}
     tiles_max = TILE_PROVIDERS[basemap].max_zoom if tiles_on else 19
     vector = vector_basemap.VectorBasemap(attribution=boundaries_attr, tiles_on=tiles_on, region=REGION_BBOX,
                                           band=band, urls=options.basemap_urls, inline=inline,
-                                          tiles_max_zoom=tiles_max)
+                                          tiles_max_zoom=tiles_max, fill=blocs.bloc_fill(catalog, bloc))
     vector.add_to(fmap)
     return fmap, vector
 
@@ -359,7 +369,7 @@ def build_map(catalog, spec, options):
             raise FeatureNotFound(",".join(spec.layer_ids), spec.feature)
     bounds = map_bounds(catalog, layer_ids)
     zoom = fit_zoom(bounds)
-    fmap, basemap = base_map(catalog, spec.basemap, options, bounds)
+    fmap, basemap = base_map(catalog, spec.basemap, options, bounds, bloc=spec.bloc)
     feature_layers = []
     # the overview (every visitor's first page) starts with layers too large to write into it switched off
     overview = set(layer_ids) == set(overview_layer_ids(catalog))
@@ -368,7 +378,7 @@ def build_map(catalog, spec, options):
         element = layer_element(catalog, lid, options, zoom=zoom, show=show)
         element.add_to(fmap)
         feature_layers.append(element)
-    _legend(catalog, layer_ids).add_to(fmap)
+    _legend(catalog, layer_ids, spec.bloc).add_to(fmap)
     add_controls(fmap, basemap, bounds, minimap_minimized=options.minimap_minimized)
     elements.PageHooks(feature_layers, status_styles=STATUS_STYLE).add_to(fmap)
     if focus_layer is not None and is_tiled(catalog, focus_layer, options):
@@ -426,7 +436,8 @@ def init_app(app):
         tiled_min_features=app.config["TILED_MIN_FEATURES"],
         tiled_script_url=app.extensions["static_assets"]["prefix"] + "/js/tiled-layer.js",
         basemap_urls={"countriesUrl": f"{root}/basemap/countries/{{band}}.json",
-                      "placesUrl": f"{root}/basemap/places.json", "riversUrl": f"{root}/basemap/rivers/{{band}}.json"},
+                      "placesUrl": f"{root}/basemap/places.json", "riversUrl": f"{root}/basemap/rivers/{{band}}.json",
+                      "roadsUrl": f"{root}/basemap/roads/{{band}}.json"},
     )
 
 

@@ -326,7 +326,7 @@ def basemap_geojson(catalog, *, tolerance_deg):
 
 
 def basemap_countries_js(catalog, band):
-    """Country polygons of zoom band ``band`` with ``name`` and a label point ``_label`` [lon, lat], as
+    """Country polygons of zoom band ``band`` with ``id`` (ISO3), ``name`` and a label point ``_label`` [lon, lat], as
     script-safe JSON (memoised per band)."""
 
     def compute():
@@ -335,8 +335,8 @@ def basemap_countries_js(catalog, band):
         gdf = catalog.layer(BASEMAP_LAYER).gdf
         shown = cached_display(catalog, BASEMAP_LAYER, band).geometry.to_numpy()
         labels = shapely.get_coordinates(shapely.point_on_surface(gdf.geometry.to_numpy()))
-        props = [{"name": str(name), "_label": [round(float(x), 3), round(float(y), 3)]}
-                 for name, (x, y) in zip(gdf["name"], labels)]
+        props = [{"id": str(code), "name": str(name), "_label": [round(float(x), 3), round(float(y), 3)]}
+                 for code, name, (x, y) in zip(gdf["id"], gdf["name"], labels)]
         return _script_json(_feature_collection(shapely.to_geojson(shown), props))
 
     return catalog.memo(("webapp.basemap", band), compute, layers=(BASEMAP_LAYER,))

@@ -121,6 +121,14 @@ class Legend(JSCSSMixin):
 {% endfor %}
 </ul>
 {% endif %}
+{% if blocs %}
+<div class="mapsvc-legend-head">Countries: {{ blocs.title }}</div>
+<ul class="mapsvc-legend-list">
+{% for row in blocs.rows %}
+<li data-bloc-status="{{ row.status }}"><svg width="34" height="12" aria-hidden="true"><rect x="1" y="1" width="32" height="10" fill="{{ row.colour }}" stroke="#777"/></svg> {{ row.label }} ({{ row.count }})</li>
+{% endfor %}
+</ul>
+{% endif %}
 <div class="mapsvc-legend-note">Lengths are geodesic (WGS84 ellipsoid).</div>
 </details>
 """)
@@ -156,12 +164,12 @@ var {{ this.get_name() }} = L.control({position: "bottomleft"});
 """)
 
     def __init__(self, *, layers: list[dict], statuses: list[dict], schematic: bool = False,
-                 approximate: bool = False):
+                 approximate: bool = False, blocs: dict | None = None):
         super().__init__()
         self._name = "Legend"
         qualities = [QUALITY_STYLE[q]["label"] for q, shown in (("schematic", schematic), ("approximate", approximate))
                      if shown]
-        self.body = self._body.render(layers=layers, statuses=statuses, qualities=qualities)
+        self.body = self._body.render(layers=layers, statuses=statuses, qualities=qualities, blocs=blocs)
 
 
 class FitView(JSCSSMixin):

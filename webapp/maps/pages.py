@@ -18,6 +18,7 @@ from webapp.api.httpcache import BodyCache, derived_etag, not_modified
 from webapp.export.downloads import DOWNLOAD_FORMATS
 from webapp.export.figures_page import FIGURE_DOWNLOADS
 from webapp.hosts import USED_HOST, external_url, self_url
+from webapp.maps.blocs import parse_bloc
 from webapp.maps.builder import (
     BASEMAPS,
     MapSpec,
@@ -52,11 +53,12 @@ DOWNLOADS = (("HTML (self-contained)", {"format": "html"}), *FIGURE_DOWNLOADS,
 def _spec(layer_ids):
     feature = request.args.get("feature") or None  # checked against the layers when the map is built
     basemap = parse_basemap(request.args.get("basemap"), default=current_app.config["DEFAULT_BASEMAP"])
+    bloc = parse_bloc(request.args.get("blocs"))
     # drawing order, so that layers=a,b and layers=b,a share one cached map
-    return MapSpec(drawing_order(current_catalog(), layer_ids), basemap, feature)
+    return MapSpec(drawing_order(current_catalog(), layer_ids), basemap, feature, bloc)
 
 
-PAGE_ARGS = ("feature", "basemap", "layers", *FILTER_ARGS, "zoom", "lat", "lon")
+PAGE_ARGS = ("feature", "basemap", "layers", "blocs", *FILTER_ARGS, "zoom", "lat", "lon")
 
 
 def _check_view_args(args):
@@ -75,6 +77,8 @@ def _embed_url(layer_ids, spec, *, external=True, extra=None):
     args = {"basemap": spec.basemap} if spec.basemap != "none" else {}
     if spec.feature:
         args["feature"] = spec.feature
+    if spec.bloc:
+        args["blocs"] = spec.bloc
     args.update(extra or {})
     if len(layer_ids) == 1:
         return external_url("pages.embed_layer", layer_id=layer_ids[0], **args)
@@ -93,7 +97,7 @@ def _page_data(layer_ids, spec, filters, *, title, years, embed):
         "title": title, "embed": embed, "filters": filters.to_json(), "years": years,
         "layers": [{"id": lid, "title": catalog.layer(lid).title} for lid in layer_ids],
         "searchUrl": url_for("search.search"), "pageUrl": request.base_url,
-        "embedUrl": _embed_url(layer_ids, MapSpec(spec.layer_ids, "none", None)),
+        "embedUrl": _embed_url(layer_ids, MapSpec(spec.layer_ids, "none", None, spec.bloc)),
         "basemap": spec.basemap,
         "downloadUrl": url_for("downloads.layer_download", layer_id="LAYER").replace("LAYER", "{layer}"),
         "formats": [fmt.name for fmt in DOWNLOAD_FORMATS],

@@ -110,6 +110,10 @@ def encode_tile(layer_name, geoms, properties, z, y, x):
     if len(geoms):
         tiled = shapely.transform(geoms, _to_tile(z, y, x))
         clipped = shapely.clip_by_rect(tiled, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
+        # snapped to the integer grid here, valid (GEOS keeps polygons valid as it snaps), as PostGIS's
+        # ST_AsMVTGeom does: the encoder's own rounding made islands overlap, and its repair then dropped
+        # whole countries (the United Arab Emirates at zoom 2)
+        clipped = shapely.set_precision(clipped, 1.0)
         keep = ~(shapely.is_missing(clipped) | shapely.is_empty(clipped))
         for geom, props in zip(clipped[keep], [p for p, k in zip(properties, keep) if k]):
             fid = props.get("_fid")

@@ -75,17 +75,32 @@ def _check_tms(tms):
 
 
 def tile_bytes(catalog, layer_id, z, y, x):
-    """The encoded MVT of one tile (features meeting the tile and its buffer, zoom band of ``z``)."""
+    """The encoded MVT of one tile (features meeting the tile and its buffer, zoom band of ``z``).
+
+    With a PostGIS store the features are found and encoded in the database
+    (``ST_AsMVTGeom``/``ST_AsMVT``, :meth:`layers.store.pg_spatial.PgSpatial.mvt`):
+    the same features with the same properties, their geometry snapped to
+    the tile grid by PostGIS instead of drawn from the display geometry.
+    """
     lonlat = mvt.tile_bounds_lonlat(z, y, x, buffer=mvt.BUFFER / mvt.EXTENT)
     positions = bbox_positions(catalog, layer_id, lonlat) if lonlat[0] < lonlat[2] and lonlat[1] < lonlat[3] else []
-    display = cached_display(catalog, layer_id, zoom_band(min(z, mvt.MAX_ZOOM))).geometry.to_numpy()
+    display = None
     props = feature_properties(catalog, layer_id)
     _, style_index = layer_styles(catalog, layer_id)
     chosen = np.asarray(positions, dtype=np.int64)
     if len(chosen) > mvt.DENSE_TILE_FEATURES:
+        display = cached_display(catalog, layer_id, zoom_band(min(z, mvt.MAX_ZOOM))).geometry.to_numpy()
         chosen = chosen[mvt.thin_dense(display[chosen], z, y, x)]
     chosen = chosen.tolist()
     rows = [{**{k: props[i].get(k) for k in TILE_PROPERTIES}, "_s": style_index[i], "_fid": i} for i in chosen]
+    spatial = getattr(catalog, "spatial", None)
+    if spatial is not None:
+        body = spatial.mvt(layer_id, catalog.layer(layer_id).version, chosen, rows, (z, y, x), extent=mvt.EXTENT,
+                           buffer=mvt.BUFFER, max_lat=mvt.MAX_LAT)
+        if body is not None:
+            return body
+    if display is None:
+        display = cached_display(catalog, layer_id, zoom_band(min(z, mvt.MAX_ZOOM))).geometry.to_numpy()
     return mvt.encode_tile(layer_id, display[chosen], rows, z, y, x)
 
 
@@ -174,7 +189,9 @@ def tile(layer_id, tms, z, y, x):
     _check_tms(tms)
     if not mvt.tile_in_range(z, y, x):
         raise NotFound(f"no tile {z}/{y}/{x} in {TMS_ID} (zoom 0..{mvt.MAX_ZOOM}, row and column 0..2^zoom-1)")
-    etag = derived_etag(layer_etag(catalog, layer_id), "mvt", f"{z}/{y}/{x}")
+    # the encoder is part of the tag: PostGIS's tiles and ours hold the same features, not the same bytes
+    encoder = "mvt-postgis" if getattr(catalog, "spatial", None) is not None else "mvt-2"
+    etag = derived_etag(layer_etag(catalog, layer_id), encoder, f"{z}/{y}/{x}")
     cached = not_modified(etag, MVT)
     if cached is not None:
         return cached

@@ -1,5 +1,6 @@
 /* The labelled offline basemap: countries (finer borders fetched per zoom band), city labels placed most
- * important first without overlaps, rivers from the mid zooms; the mini-map reuses its countries.
+ * important first without overlaps, rivers from the mid zooms, roads and railways (with their numbers) from
+ * zoom 7 in a pane of their own, only when no tiles show; the mini-map reuses its countries.
  * Built by the VectorBasemap element (webapp/maps/basemap.py).
  */
 (function () {
@@ -47,25 +48,38 @@
 
     MapSvc.vectorBasemap = function (map, o, inline) {
         var pane = map.createPane(o.pane), labelPane = map.createPane(o.labelPane);
+        var roadsPane = map.createPane(o.roadsPane);
         pane.style.zIndex = 250;
         pane.style.pointerEvents = "none";
+        roadsPane.style.zIndex = 255;  // above land and rivers, under every layer (overlayPane: 400) and the labels
+        roadsPane.style.pointerEvents = "none";
         labelPane.style.zIndex = 260;
         labelPane.style.pointerEvents = "none";
         var sea = L.rectangle(o.region, {pane: o.pane, interactive: false, stroke: false, fillColor: "#cfe0ea",
                                          fillOpacity: 1});
-        var countries = L.geoJson(null, {pane: o.pane, interactive: false, style: o.landStyle});
+        var fill = o.fill || {};
+        /* Countries of the chosen bloc (?blocs=sco) keep their fill, also over tiles. */
+        function countryStyle(base) {
+            return function (f) {
+                var colour = f && f.properties && fill[f.properties.id];
+                return colour ? L.extend({}, base, {fillColor: colour, fillOpacity: vector() ? 1 : 0.55}) : base;
+            };
+        }
+        var countries = L.geoJson(null, {pane: o.pane, interactive: false, style: countryStyle(o.landStyle)});
         var rivers = L.geoJson(null, {pane: o.pane, interactive: false,
                                       style: function (f) { return {color: "#8fb8d4", weight: f.properties.rank <= 4 ? 1.6 : 1, opacity: 0.9}; }});
-        var labels = L.layerGroup(), items = [], countryItems = [], cityItems = [];
-        var group = L.featureGroup([sea, countries, rivers, labels]);
-        var tilesShown = o.tilesOn, tilesFailed = false, band = -1, riverBand = -1, listeners = [];
+        var roads = L.geoJson(null, {pane: o.roadsPane, interactive: false,
+                                     style: function (f) { return f.properties.kind === "rail" ? o.railStyle : o.roadStyle; }});
+        var labels = L.layerGroup(), items = [], countryItems = [], cityItems = [], roadItems = [];
+        var group = L.featureGroup([sea, countries, rivers, roads, labels]);
+        var tilesShown = o.tilesOn, tilesFailed = false, band = -1, riverBand = -1, roadBand = -1, listeners = [];
 
         function vector() { return !tilesShown || tilesFailed; }
 
         function setCountries(data) {
             countries.clearLayers();
             countries.addData(data);
-            countries.setStyle(vector() ? o.landStyle : o.borderStyle);
+            countries.setStyle(countryStyle(vector() ? o.landStyle : o.borderStyle));
             if (!countryItems.length) {
                 countryItems = data.features.map(function (f) {
                     var m = L.marker([f.properties._label[1], f.properties._label[0]], {
@@ -74,11 +88,12 @@
                     labels.addLayer(m);
                     return {marker: m, minZoom: 4, width: 8 * f.properties.name.length};
                 });
-                items = countryItems.concat(cityItems);
+                items = countryItems.concat(cityItems, roadItems);
             }
             listeners.forEach(function (fn) { fn(data); });
             listeners = [];
             sea.bringToBack();
+            rivers.bringToFront();  // finer countries arriving later must not cover the rivers
             relabel();
         }
 
@@ -89,8 +104,31 @@
                 labels.addLayer(m);
                 return {marker: m, minZoom: Math.max(4, Math.floor(r[4])), width: 7 * r[2].length};
             });
-            items = countryItems.concat(cityItems);  // countries first: they win a collision
+            items = countryItems.concat(cityItems, roadItems);  // countries first: they win a collision
             relabel();
+        }
+
+        /* Road numbers (M-2, N-35) go last: a city or country label wins a collision. */
+        function setRoads(data) {
+            roads.clearLayers();
+            roads.addData(data);
+            roadItems.forEach(function (item) { labels.removeLayer(item.marker); });
+            roadItems = [];
+            data.features.forEach(function (f) {
+                (f.properties._labels || []).forEach(function (p) {
+                    var m = L.marker([p[1], p[0]], {pane: o.labelPane, interactive: false, keyboard: false,
+                                                    icon: textLabel(f.properties.ref, "mapsvc-road-label")});
+                    labels.addLayer(m);
+                    roadItems.push({marker: m, minZoom: o.roadsMinZoom, width: 8 * f.properties.ref.length});
+                });
+            });
+            items = countryItems.concat(cityItems, roadItems);
+            showRoads();
+            relabel();
+        }
+
+        function showRoads() {
+            roadsPane.style.display = vector() && map.getZoom() >= o.roadsMinZoom ? "" : "none";
         }
 
         function relabel() {
@@ -102,9 +140,10 @@
         function restyle() {
             map.getContainer().classList.toggle("mapsvc-offline", vector());
             sea.setStyle({fillOpacity: vector() ? 1 : 0});
-            countries.setStyle(vector() ? o.landStyle : o.borderStyle);
+            countries.setStyle(countryStyle(vector() ? o.landStyle : o.borderStyle));
             // Without tiles the map zooms only as far as the vector data supports.
             map.setMaxZoom(vector() ? o.offlineMaxZoom : o.tilesMaxZoom);
+            load();
             relabel();
         }
 
@@ -122,6 +161,13 @@
                     rivers.addData(data);
                 }, function () {});
             }
+            // Roads only where the vector basemap is the map: working tiles draw their own.
+            var roadNeed = vector() && zoom >= o.roadsMinZoom ? need : -1;
+            if (o.roadsUrl && roadNeed > roadBand) {
+                roadBand = roadNeed;
+                getJSON(o.roadsUrl.replace("{band}", roadNeed)).then(setRoads, function () {});
+            }
+            showRoads();
             map.getPane(o.pane).classList.toggle("mapsvc-no-rivers", zoom < o.riversMinZoom);
             rivers.eachLayer(function (l) { l.setStyle({opacity: zoom >= o.riversMinZoom ? 0.9 : 0}); });
         }
@@ -151,6 +197,7 @@
         if (inline.places) { setPlaces(inline.places); }
         else if (o.placesUrl) { getJSON(o.placesUrl).then(setPlaces, function () {}); }
         if (inline.rivers) { rivers.addData(inline.rivers); riverBand = 99; }
+        if (inline.roads) { setRoads(inline.roads); roadBand = 99; }
         map.whenReady(function () { load(); restyle(); });
         return group;
     };
