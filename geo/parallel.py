@@ -38,6 +38,7 @@ from distributed import Client, LocalCluster
 from geo.corridor import candidate_margin_degrees, within_corridor
 from geo.geodesic import as_geometry_array
 from geo.stats import feature_stats
+from geo.topology import planar_geometries
 
 __all__ = ["ENGINES", "LocalEngine", "DaskEngine", "engine_from_settings", "hilbert_order"]
 
@@ -183,8 +184,12 @@ class DaskEngine:
 
 
 def _partition_boxes(frame, divisions):
-    """Bounding box (lon/lat) of each partition of ``frame`` (RangeIndex) split at ``divisions``."""
-    bounds = shapely.bounds(as_geometry_array(frame))
+    """Bounding box (lon/lat) of each partition of ``frame`` (RangeIndex) split at ``divisions``.
+
+    Boxes of the densified lines cut at 180° (:func:`geo.topology.planar_geometries`, as the corridor's own
+    candidate search uses): a raw line's box misses where a sparse line's geodesic bulges, and one across 180°.
+    """
+    bounds = shapely.bounds(planar_geometries(as_geometry_array(frame)))
     starts = np.asarray(divisions[:-1], dtype=int)
     with np.errstate(invalid="ignore"):
         lo = np.fmin.reduceat(bounds[:, :2], starts, axis=0)

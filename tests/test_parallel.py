@@ -169,6 +169,20 @@ def test_corridor_membership_in_a_many_feature_layer_equals_the_single_process_o
     assert corridor_summary(corridor, got, boundaries) == corridor_summary(corridor, want, boundaries)
 
 
+@pytest.mark.parametrize("route", [shapely.LineString([(80, 61.3), (80, 61.7)]),
+                                   shapely.LineString([(179.5, 65.2), (-175.0, 65.8)])], ids=["bulge", "dateline"])
+def test_partitions_are_pruned_by_where_their_lines_run(engine, synthetic, route):
+    # a partition's box of raw lines misses where a sparse geodesic bulges (60-100E along 60N reaches 61.5N) and
+    # a line across 180° (raw, it runs the long way round): both meet the route and must not be pruned
+    odd = gpd.GeoDataFrame({"id": ["bulge", "dateline"]}, geometry=[shapely.LineString([(60, 60), (100, 60)]),
+                           shapely.LineString([(178, 66.5), (-178, 64.5)])], crs="EPSG:4326")
+    frame = pd.concat([synthetic, odd], ignore_index=True)
+    corridor = build_corridor(route, 20)
+    want = within_corridor(corridor, frame, layer_id="synthetic")
+    assert set(want["id"]) & {"bulge", "dateline"}
+    assert_geodataframe_equal(engine.within_corridor(corridor, frame, layer_id="synthetic"), want)
+
+
 def test_corridor_far_from_every_feature_finds_nothing(engine, synthetic):
     corridor = build_corridor(shapely.LineString([(100, 0), (101, 1)]), 10)
     got = engine.within_corridor(corridor, synthetic, layer_id="synthetic")
