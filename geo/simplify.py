@@ -176,14 +176,18 @@ def _simplify_coverage(polys, zoom, decimals, lat):
     found[hit_part[part_owner[hit_part] == owner[hit_face]]] = True
     out = _faces_to_polygons(polys, face, owner)
     if (~found).any():
-        islands = _round(parts[~found], decimals)
-        with_islands = _faces_to_polygons(polys, np.r_[face, islands], np.r_[owner, part_owner[~found]])
-        if shapely.coverage_is_valid(with_islands):
-            out = with_islands
-        else:  # one overlaps a simplified neighbour: keep those that touch no invalid edge
-            bad = shapely.union_all(shapely.coverage_invalid_edges(with_islands))
+        islands, owners = _round(parts[~found], decimals), part_owner[~found]
+        keep = np.ones(len(islands), dtype=bool)
+        with_islands = _faces_to_polygons(polys, np.r_[face, islands], np.r_[owner, owners])
+        if not shapely.coverage_is_valid(with_islands):  # one overlaps a simplified neighbour: keep those that
+            bad = shapely.union_all(shapely.coverage_invalid_edges(with_islands))  # touch no invalid edge
             keep = ~shapely.intersects(islands, bad)
-            out = _faces_to_polygons(polys, np.r_[face, islands[keep]], np.r_[owner, part_owner[~found][keep]])
+        for _ in range(2):  # an island touching its own polygon's simplified face (Egypt's, in the Nile delta at
+            out = _faces_to_polygons(polys, np.r_[face, islands[keep]], np.r_[owner, owners[keep]])  # zoom 4)
+            invalid = np.flatnonzero(~shapely.is_valid(out))  # makes that polygon invalid: leave its islands out
+            if not len(invalid):
+                break
+            keep &= ~np.isin(owners, invalid)
     # a polygon larger than a pixel that left no face (its edges did not close into one) must not vanish
     lost = shapely.is_empty(out) & ~shapely.is_empty(polys) & (shapely.area(polys) > pixel_degrees(zoom) ** 2)
     valid = not lost.any() and shapely.is_valid(out).all() and shapely.coverage_is_valid(out)

@@ -9,7 +9,7 @@ results are shared whichever computed them.
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 from geo.corridor_report import corridor_report as _corridor_report
 from geo.stats import layer_stats as _layer_stats
@@ -28,8 +28,8 @@ def init_app(app):
 
 
 def engine():
-    """The app's analytics engine (None: this process)."""
-    return current_app.extensions.get("analytics")
+    """The app's analytics engine (None: this process, also outside an app, e.g. maps built by a script)."""
+    return current_app.extensions.get("analytics") if has_app_context() else None
 
 
 def layer_stats(catalog, layer_id):
