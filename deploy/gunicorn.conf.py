@@ -62,3 +62,14 @@ def pre_fork(server, worker):
     store = server.app.wsgi().extensions.get("store")
     if store is not None:
         store.close()
+
+
+def post_fork(server, worker):
+    # The big layers' statistics are computed in each worker, after the fork (webapp.wsgi): a warm-up thread in
+    # the master held an expensive-work slot at the fork, and every worker inherited it held (each page: 503).
+    import threading
+
+    from webapp import wsgi
+
+    if wsgi.warm_up_later is not None:
+        threading.Thread(target=wsgi.warm_up_later, name="warm-up", daemon=True).start()

@@ -92,7 +92,7 @@ def build_parser():
     return parser
 
 
-def warm_up(app):
+def warm_up(app, *, background=True):
     """Compute the layers' statistics and render the overview, so that no visitor waits for them.
 
     Layers of at most ``WARM_UP_MAX_VERTICES`` vertices (all the built-in
@@ -100,6 +100,10 @@ def warm_up(app):
     when it shows one -- in a background thread after it opens, so start-up
     stays short (a request meanwhile waits for the same single computation).
     Returns that thread, or None. ``WARM_UP_MAX_VERTICES = 0`` skips warm-up.
+    ``background=False`` returns the rest as a function instead of starting the
+    thread: a process that forks (gunicorn's preloading master) must not fork
+    while a thread holds an expensive-work slot or a half-built cache entry,
+    which a child would inherit held, by nobody, forever.
     """
     import threading
 
@@ -133,6 +137,8 @@ def warm_up(app):
                 cached_map(overview)
         print(f"warm-up done: statistics of {', '.join(big)}", file=sys.stderr)
 
+    if not background:
+        return later
     thread = threading.Thread(target=later, name="warm-up", daemon=True)
     thread.start()
     return thread
