@@ -178,7 +178,12 @@ def country_shapes(catalog, frame):
     if BASEMAP_LAYER not in catalog:
         return [], np.array([], dtype=object)
     gdf = cached_display(catalog, BASEMAP_LAYER, frame.band)
-    return list(gdf["name"]), frame.to_view(gdf.geometry.to_numpy())
+    shapes = frame.to_view(gdf.geometry.to_numpy())
+    # a polygon valid in lon/lat may pinch in the plane (two vertices of a simplified ring a rounding apart):
+    # repaired, so the view's clipping and the labels' areas never meet a GEOS topology error
+    bad = ~shapely.is_valid(shapes)
+    shapes[bad] = shapely.make_valid(shapes[bad])
+    return list(gdf["name"]), shapes
 
 
 def draw_basemap(catalog, frame, *, ax=None, border_lw=0.45, fill=None):

@@ -20,6 +20,7 @@ layer's style table (``styles`` in the TileJSON), as the web map draws it.
 from __future__ import annotations
 
 import numpy as np
+import shapely
 from flask import Blueprint, Response, current_app
 from werkzeug.exceptions import NotFound
 
@@ -84,12 +85,14 @@ def tile_bytes(catalog, layer_id, z, y, x):
     """
     lonlat = mvt.tile_bounds_lonlat(z, y, x, buffer=mvt.BUFFER / mvt.EXTENT)
     positions = bbox_positions(catalog, layer_id, lonlat) if lonlat[0] < lonlat[2] and lonlat[1] < lonlat[3] else []
-    display = None
+    display = cached_display(catalog, layer_id, zoom_band(min(z, mvt.MAX_ZOOM))).geometry.to_numpy()
     props = feature_properties(catalog, layer_id)
     _, style_index = layer_styles(catalog, layer_id)
     chosen = np.asarray(positions, dtype=np.int64)
+    # a feature the display simplification leaves empty at this zoom (smaller than a pixel: Kenya's sliver at
+    # the region's 5N cut, zoom <= 4) is in no tile of it, whichever encoder draws the tile
+    chosen = chosen[~shapely.is_empty(display[chosen])] if len(chosen) else chosen
     if len(chosen) > mvt.DENSE_TILE_FEATURES:
-        display = cached_display(catalog, layer_id, zoom_band(min(z, mvt.MAX_ZOOM))).geometry.to_numpy()
         chosen = chosen[mvt.thin_dense(display[chosen], z, y, x)]
     chosen = chosen.tolist()
     rows = [{**{k: props[i].get(k) for k in TILE_PROPERTIES}, "_s": style_index[i], "_fid": i} for i in chosen]
@@ -99,8 +102,6 @@ def tile_bytes(catalog, layer_id, z, y, x):
                            buffer=mvt.BUFFER, max_lat=mvt.MAX_LAT)
         if body is not None:
             return body
-    if display is None:
-        display = cached_display(catalog, layer_id, zoom_band(min(z, mvt.MAX_ZOOM))).geometry.to_numpy()
     return mvt.encode_tile(layer_id, display[chosen], rows, z, y, x)
 
 
