@@ -113,22 +113,22 @@ def prepare(path, filename, limits, options=None, *, isolate=True, extra_files=N
                        time_budget_s=limits.time_budget_s, memory_mb=limits.memory_mb, isolate=isolate)
 
 
-def fill_countries(candidate: Candidate, boundaries, tree=None):
+def fill_countries(candidate: Candidate, boundaries):
     """Give features that name no country the ISO3 codes of the boundary polygons they touch.
 
-    ``boundaries`` is the boundaries layer's GeoDataFrame (``id`` = ISO3);
-    ``tree`` its STRtree (built when omitted). Features outside every
-    polygon keep an empty list.
+    ``boundaries`` is the boundaries layer's GeoDataFrame (``id`` = ISO3).
+    Features outside every polygon keep an empty list.
     """
     if not candidate.needs_countries or boundaries is None or not len(boundaries):
         return candidate
     positions = np.asarray(candidate.needs_countries)
     geoms = candidate.geometries[positions]
-    tree = tree if tree is not None else shapely.STRtree(boundaries.geometry.values)
-    hits = tree.query(geoms, predicate="intersects")
+    # the tree holds the features and the few big polygons are the queries, so each polygon is prepared once
+    # (the other way round tests every feature against an unprepared country: 75x slower on 20,000 lines)
+    b_hits, g_hits = shapely.STRtree(geoms).query(boundaries.geometry.values, predicate="intersects")
     codes = boundaries["id"].to_numpy()
     found = {}
-    for g, b in zip(hits[0].tolist(), hits[1].tolist()):
+    for g, b in zip(g_hits.tolist(), b_hits.tolist()):
         found.setdefault(g, []).append(str(codes[b]))
     for g, pos in enumerate(positions.tolist()):
         candidate.properties[pos]["countries"] = sorted(set(found.get(g, [])))

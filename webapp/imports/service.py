@@ -22,7 +22,6 @@ from pathlib import Path
 from layers.errors import BadParameter, LayerNotFound
 from layers.importers.infer import ImportOptions
 from layers.importers.user import fill_countries, finalize, prepare
-from layers.index import layer_tree
 from layers.schema import LAYER_ID_RE, validate_metadata
 from layers.store import StoreConflict
 from webapp.accounts.auth import NotAllowed
@@ -132,9 +131,8 @@ def preview(app, staged, options=None):
     catalog = app.extensions["catalog"]
     if "boundaries" in catalog:
         boundaries = catalog.layer("boundaries").gdf
-        tree = layer_tree(catalog, "boundaries")
         for candidate in candidates:
-            fill_countries(candidate, boundaries, tree)
+            fill_countries(candidate, boundaries)
     return candidates
 
 
