@@ -59,7 +59,12 @@ def fetch(port, path, *, headers=None, timeout=120.0):
 
 
 def run_load(port, path, *, headers=None, requests=200, concurrency=1, budget_s=10.0, timeout=120.0):
-    """Send up to ``requests`` GETs over ``concurrency`` keep-alive connections within ``budget_s``."""
+    """Send up to ``requests`` GETs over ``concurrency`` keep-alive connections within ``budget_s``.
+
+    ``path``: one path, or a list of paths sent in turn (distinct requests that no response cache can answer
+    from an earlier one until the list comes round again).
+    """
+    paths = [path] if isinstance(path, str) else list(path)
     result = LoadResult()
     lock = threading.Lock()
     remaining = [requests]
@@ -73,6 +78,7 @@ def run_load(port, path, *, headers=None, requests=200, concurrency=1, budget_s=
                     if remaining[0] <= 0 or time.perf_counter() > deadline:
                         return
                     remaining[0] -= 1
+                    path = paths[remaining[0] % len(paths)]
                 t0 = time.perf_counter()
                 try:
                     conn.request("GET", path, headers=headers or {})

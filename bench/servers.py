@@ -12,11 +12,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.common import ROOT, free_port
 from bench.loadgen import fetch
 
-__all__ = ["THREADS", "ServerFailed", "serve", "webapp_ready", "pygeoapi_config"]
+__all__ = ["THREADS", "ServerFailed", "geojson_resource", "postgis_resource", "pygeoapi_config", "serve",
+           "webapp_ready"]
 
 THREADS = 4
 START_TIMEOUT_S = 120.0
@@ -77,66 +79,72 @@ def webapp_ready():
     return None
 
 
-def pygeoapi_config(folder, layer_path, *, port, layer_id, title, tiles_dir=None, max_zoom=0, cors=False):
-    """Write a pygeoapi config (GeoJSON provider over ``layer_path``) and its OpenAPI document.
+def geojson_resource(layer_path, title, *, tiles_dir=None, max_zoom=0):
+    """A pygeoapi collection over a GeoJSON file (its GeoJSON provider re-reads the file per request);
+    with ``tiles_dir``, also its pre-rendered MVT tiles (``{z}/{x}/{y}.pbf`` + ``metadata.json``, MVT-tippecanoe)."""
+    providers = [{"type": "feature", "name": "GeoJSON", "data": str(layer_path), "id_field": "id"}]
+    if tiles_dir is not None:
+        providers.append({"type": "tile", "name": "MVT-tippecanoe", "data": str(tiles_dir),
+                          "options": {"zoom": {"min": 0, "max": max_zoom}, "schemes": ["WebMercatorQuad"]},
+                          "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}})
+    return _resource(title, providers)
 
-    ``tiles_dir``: also serve the pre-rendered MVT tiles there (``{z}/{x}/{y}.pbf`` + ``metadata.json``)
-    with pygeoapi's MVT-tippecanoe provider, zooms 0..``max_zoom``. Returns the environment pygeoapi
-    reads them from.
+
+def postgis_resource(database_url, table, title, *, max_zoom=16):
+    """A pygeoapi collection over a PostGIS table (``id``, ``geom``): its PostgreSQL feature provider and
+    its MVT-postgresql tile provider (``ST_AsMVT`` per request)."""
+    url = urlsplit(database_url)
+    data = {"host": url.hostname, "port": url.port or 5432, "dbname": url.path.lstrip("/"), "user": url.username,
+            "password": url.password or "", "search_path": ["public"]}
+    common = {"data": data, "id_field": "id", "table": table, "geom_field": "geom"}
+    return _resource(title, [
+        {"type": "feature", "name": "PostgreSQL", **common},
+        {"type": "tile", "name": "MVT-postgresql", **common,  # its options go to SQLAlchemy: no lists there
+         "options": {"zoom": {"min": 0, "max": max_zoom}},
+         "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}},
+    ])
+
+
+def _resource(title, providers):
+    return {"type": "collection", "title": title, "description": title, "keywords": ["bench"],
+            "extents": {"spatial": {"bbox": [-180, -90, 180, 90],
+                                    "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+            "providers": providers}
+
+
+def pygeoapi_config(folder, layer_path=None, *, port, layer_id=None, title=None, tiles_dir=None, max_zoom=0,
+                    cors=False, resources=None):
+    """Write a pygeoapi config and its OpenAPI document; returns the environment pygeoapi reads them from.
+
+    ``resources``: {collection id: :func:`geojson_resource` or :func:`postgis_resource`}; by default one
+    GeoJSON collection ``layer_id`` over ``layer_path`` (with ``tiles_dir``: and its MVT tiles).
     """
+    import yaml  # pygeoapi's own dependency: there whenever pygeoapi is
+
     folder = Path(folder)
     config = folder / "pygeoapi-config.yml"
     openapi = folder / "pygeoapi-openapi.yml"
-    config.write_text(f"""\
-server:
-  bind: {{host: 127.0.0.1, port: {port}}}
-  url: http://127.0.0.1:{port}
-  mimetype: application/json; charset=UTF-8
-  encoding: utf-8
-  language: en-US
-  cors: {'true' if cors else 'false'}
-  pretty_print: false
-  gzip: false
-  limits: {{default_items: 10, max_items: 10000}}
-  map: {{url: 'https://tile.openstreetmap.org/{{z}}/{{x}}/{{y}}.png', attribution: OpenStreetMap}}
-logging:
-  level: ERROR
-metadata:
-  identification:
-    title: bench
-    description: benchmark peer
-    keywords: [bench]
-    url: http://127.0.0.1:{port}
-    terms_of_service: https://creativecommons.org/licenses/by/4.0/
-  license: {{name: CC-BY 4.0, url: https://creativecommons.org/licenses/by/4.0/}}
-  provider: {{name: bench, url: http://127.0.0.1:{port}}}
-  contact: {{name: bench, position: bench, address: bench, city: bench, stateorprovince: bench,
-            postalcode: '0', country: bench, phone: '0', fax: '0', email: bench@example.org,
-            url: http://127.0.0.1:{port}, hours: always, instructions: none, role: pointOfContact}}
-resources:
-  {layer_id}:
-    type: collection
-    title: {title}
-    description: {title}
-    keywords: [gas]
-    extents:
-      spatial:
-        bbox: [-180, -90, 180, 90]
-        crs: http://www.opengis.net/def/crs/OGC/1.3/CRS84
-    providers:
-      - type: feature
-        name: GeoJSON
-        data: {layer_path}
-        id_field: id
-""" + ("" if tiles_dir is None else f"""\
-      - type: tile
-        name: MVT-tippecanoe
-        data: {tiles_dir}
-        options:
-          zoom: {{min: 0, max: {max_zoom}}}
-          schemes: [WebMercatorQuad]
-        format: {{name: pbf, mimetype: application/vnd.mapbox-vector-tile}}
-"""), encoding="utf-8")
+    base = f"http://127.0.0.1:{port}"
+    if resources is None:
+        resources = {layer_id: geojson_resource(layer_path, title, tiles_dir=tiles_dir, max_zoom=max_zoom)}
+    contact = {key: "bench" for key in ("name", "position", "address", "city", "stateorprovince", "country")}
+    doc = {
+        "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": base,
+                   "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "language": "en-US",
+                   "cors": cors, "pretty_print": False, "gzip": False,
+                   "limits": {"default_items": 10, "max_items": 10000},
+                   "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "OpenStreetMap"}},
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {"title": "bench", "description": "benchmark peer", "keywords": ["bench"],
+                               "url": base, "terms_of_service": "https://creativecommons.org/licenses/by/4.0/"},
+            "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
+            "provider": {"name": "bench", "url": base},
+            "contact": {**contact, "postalcode": "0", "phone": "0", "fax": "0", "email": "bench@example.org",
+                        "url": base, "hours": "always", "instructions": "none", "role": "pointOfContact"}},
+        "resources": resources,
+    }
+    config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     env = {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
     cli = "import sys; from pygeoapi import cli; sys.exit(cli())"
     cmd = [sys.executable, "-c", cli, "openapi", "generate", str(config), "--output-file", str(openapi)]
