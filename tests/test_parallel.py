@@ -27,6 +27,7 @@ from geo.corridor_report import corridor_report, corridor_summary
 from geo.countries import boundaries_for
 from geo.parallel import DaskEngine, LocalEngine, engine_from_settings, hilbert_order
 from geo.stats import feature_stats, format_stats, layer_summary
+from geo.topology import dense_lines
 from layers.errors import BadParameter
 from webapp import create_app
 from webapp.settings import load_settings
@@ -187,6 +188,26 @@ def test_corridor_far_from_every_feature_finds_nothing(engine, synthetic):
     corridor = build_corridor(shapely.LineString([(100, 0), (101, 1)]), 10)
     got = engine.within_corridor(corridor, synthetic, layer_id="synthetic")
     assert_geodataframe_equal(got, within_corridor(corridor, synthetic.iloc[:0], layer_id="synthetic"))
+
+
+def test_a_features_figures_do_not_depend_on_what_comes_before_it_in_the_layer(synthetic, boundaries):
+    # Partitions see a feature after fewer rows than the whole layer does. Chainage was once a running sum over
+    # the whole layer minus its value at the part's start, so 5,000 long lines before these changed their
+    # chainage in the last bits (and one of 1,000,000 lengths by 0.001 km between one process and Dask).
+    long = gpd.GeoDataFrame({"id": [f"long{i}" for i in range(5000)]},
+                            geometry=[shapely.LineString([(-170, -60), (170, 60)])] * 5000, crs="EPSG:4326")
+    lines = synthetic[synthetic.geom_type.isin(["LineString", "MultiLineString"])].reset_index(drop=True)
+    whole = dense_lines(np.r_[long.geometry.values, lines.geometry.values])
+    alone = dense_lines(lines.geometry.values)
+    first_vertex, first_piece = len(whole.coords) - len(alone.coords), len(whole.pieces) - len(alone.pieces)
+    assert np.array_equal(whole.chain_km[first_vertex:], alone.chain_km)
+    assert np.array_equal(whole.part_offset_km[len(whole.part_offset_km) - len(alone.part_offset_km):],
+                          alone.part_offset_km)
+    along = np.random.default_rng(1).uniform(0, 0.5, len(alone.pieces))
+    assert np.array_equal(whole.chain_at(np.arange(first_piece, len(whole.pieces)), along),
+                          alone.chain_at(np.arange(len(alone.pieces)), along))
+    together = feature_stats(pd.concat([long.iloc[:300], lines], ignore_index=True), boundaries).iloc[300:]
+    pd.testing.assert_frame_equal(together.reset_index(drop=True), feature_stats(lines, boundaries), check_exact=True)
 
 
 def test_hilbert_order_keeps_neighbours_together_and_tolerates_empty_geometry():
