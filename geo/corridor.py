@@ -31,6 +31,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from geo.corridor_lines import nearest_lines
 from geo.geodesic import as_geometry_array, geodesic_area_km2, geodesic_length_km
 from geo.lonlat_polygons import _xy_func, aeqd_crs, plane_to_lonlat
 from geo.nearest import LineIndex, ecef_km, nearest_on_lines
@@ -246,7 +247,10 @@ def nearest_on_route(corridor, geoms):
         near = nearest_on_lines(corridor.index, xy[:, 0], xy[:, 1])
         best[points] = np.column_stack([near["distance_km"], corridor.chainage(near["part"], near["chain_km"]),
                                         near["lon"], near["lat"], xy])
-    for i in np.flatnonzero(ok & ~points):  # lines, polygons, multipoints: one exact pass each
+    lines = ok & np.isin(types, (1, 5))
+    if lines.any():  # all lines at once; the same floats as one at a time
+        best[lines] = nearest_lines(corridor, geoms[lines])
+    for i in np.flatnonzero(ok & ~points & ~lines):  # polygons, multipoints: one exact pass each
         geom = geoms[i]
         if types[i] == 4:  # MultiPoint: its nearest member
             sub = nearest_on_route(corridor, shapely.get_parts(geom))

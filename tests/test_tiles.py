@@ -89,3 +89,31 @@ def test_tilejson_and_tileset_metadata(client):
     tms = client.get("/ogcapi/tileMatrixSets/WebMercatorQuad").get_json()
     assert len(tms["tileMatrices"]) == 23 and tms["tileMatrices"][0]["scaleDenominator"] == pytest.approx(559082264.03)
     assert tile_bounds_lonlat(0, 0, 0)[3] == pytest.approx(85.0511287798)
+
+
+
+def test_a_layer_over_the_display_limit_is_drawn_tile_by_tile_with_the_same_features(app, client, monkeypatch):
+    # boundaries has 51 features: with the limit at 10 it is drawn from its full geometry, never simplified whole
+    z, y, x = tile_of(69.0, 30.0, 4)
+    banded = decode(client, "boundaries", z, y, x)
+    banded_etag = client.get(f"{TILES.format(layer='boundaries')}/{z}/{y}/{x}").headers["ETag"]
+    monkeypatch.setitem(app.config, "TILE_DISPLAY_MAX_FEATURES", 10)
+
+    def no_display(*args):
+        raise AssertionError("a per-tile layer must not compute whole-layer display geometry")
+
+    monkeypatch.setattr("webapp.ogc.tiles.cached_display", no_display)
+    response = client.get(f"{TILES.format(layer='boundaries')}/{z}/{y}/{x}")
+    assert response.status_code == 200 and response.headers["ETag"] != banded_etag  # another drawing, another tag
+    tile = mapbox_vector_tile.decode(response.data, default_options={"y_coord_down": True})["boundaries"]
+    ids = {f["properties"]["id"] for f in tile["features"]}
+    assert ids >= {"PAK", "AFG", "IND"} and ids == {f["properties"]["id"] for f in banded["features"]}
+    pak = next(f for f in tile["features"] if f["properties"]["id"] == "PAK")
+    assert pak["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    # finer than the banded tile: the full geometry snapped to the grid keeps more of Pakistan's outline
+    banded_pak = next(f for f in banded["features"] if f["properties"]["id"] == "PAK")
+    assert _vertex_count(pak["geometry"]) > _vertex_count(banded_pak["geometry"])
+
+
+def _vertex_count(geometry):
+    return sum(len(ring) for poly in _polygons(geometry) for ring in poly)

@@ -156,6 +156,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TILED_MIN_FEATURES", 5000, "Layers with more features than this are drawn on served maps from the "
             "vector tiles of /ogcapi/collections/<id>/tiles (only the tiles in view are fetched) instead of "
             "embedded GeoJSON; self-contained exports always embed.", _positive_int),
+    Setting("TILE_DISPLAY_MAX_FEATURES", 100_000, "Layers of at most this many features are tiled from their "
+            "display geometry (simplified for the whole layer per zoom band, as the web map's GeoJSON: junctions "
+            "kept, no new crossings); bigger layers are drawn tile by tile from their full geometry, snapped to "
+            "the tile grid (their whole-layer simplification grows faster than the layer: over 2 minutes at "
+            "1,000,000 lines).", _positive_int),
     Setting("EXPORT_WIDTH_PX", 1600, "Default width in pixels of PNG/SVG figures asked for without paper= "
             "(at dpi=, default 150).", _positive_int),
     Setting("EXPORT_HEIGHT_PX", 1000, "Default height in pixels of PNG/SVG figures asked for without paper=.",

@@ -24,20 +24,12 @@ import shapely
 
 from layers.errors import LayerInvalid, LayerNotFound
 from layers.store.base import (
-    RECORD_SQL,
-    VERSION_SQL,
-    AuditEntry,
-    Store,
-    StoreConflict,
     StoredLayer,
-    TokenRecord,
     content_sha256,
-    now_iso,
     properties_json,
-    record_from_row,
-    user_from_row,
     version_from_row,
 )
+from layers.store.sql import SqlStore
 
 __all__ = ["DB_NAME", "EmbeddedStore"]
 
@@ -71,7 +63,7 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_layer ON audit (layer_id, id);
 INSERT OR IGNORE INTO store_info (key, value) VALUES ('generation', 0);
 """
-class EmbeddedStore(Store):
+class EmbeddedStore(SqlStore):
     """:class:`~layers.store.base.Store` on SQLite at ``<data_dir>/store.sqlite`` (created on first use)."""
 
     def __init__(self, data_dir):
@@ -113,6 +105,20 @@ class EmbeddedStore(Store):
         return conn
 
     @contextmanager
+    def _query(self):
+        yield self._conn()
+
+    @contextmanager
+    def _read(self):
+        """One snapshot (BEGIN ... COMMIT; WAL readers never wait for the writer)."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    @contextmanager
     def _write(self):
         """One write transaction (BEGIN IMMEDIATE ... COMMIT) that also bumps the generation."""
         conn = self._conn()
@@ -132,51 +138,14 @@ class EmbeddedStore(Store):
             self._all.clear()
         self._local = threading.local()
 
-    @staticmethod
-    def _audit(db, actor, action, layer_id=None, version=None, **detail):
-        db.execute("INSERT INTO audit (at, actor, action, layer_id, version, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                   (now_iso(), actor, action, layer_id, version, json.dumps(detail, ensure_ascii=False)))
-
-    # --- change feed ------------------------------------------------------------------------------
-
-    def generation(self):
-        return self._conn().execute("SELECT value FROM store_info WHERE key = 'generation'").fetchone()[0]
-
-    # --- layers --------------------------------------------------------------------------------------
-
-    def list_layers(self):
-        return [record_from_row(r) for r in self._conn().execute(RECORD_SQL + " ORDER BY l.id")]
-
-    def _record_in(self, db, layer_id):
-        row = db.execute(RECORD_SQL + " WHERE l.id = ?", (layer_id,)).fetchone()
-        if row is None:
-            raise LayerNotFound(layer_id)
-        return record_from_row(row)
-
-    def layer_record(self, layer_id):
-        return self._record_in(self._conn(), layer_id)
-
-    def _version_row(self, db, layer_id, number):
-        if number is None:
-            row = db.execute(VERSION_SQL + " WHERE v.id = l.current_version AND l.id = ?", (layer_id,)).fetchone()
-        else:
-            row = db.execute(VERSION_SQL + " WHERE v.layer_id = ? AND v.number = ?", (layer_id, number)).fetchone()
-        if row is None:
-            if number is not None and db.execute("SELECT 1 FROM layers WHERE id = ?", (layer_id,)).fetchone():
-                raise LayerNotFound(f"{layer_id} version {number}")
-            raise LayerNotFound(layer_id)
-        return row
+    # --- layer contents ------------------------------------------------------------------------------
 
     def read_layer(self, layer_id, number=None, *, verify=False):
-        db = self._conn()
-        db.execute("BEGIN")  # one consistent snapshot of record, version and features
-        try:
+        with self._read() as db:  # one consistent snapshot of record, version and features
             record = self._record_in(db, layer_id)
             row = self._version_row(db, layer_id, number)
             rows = db.execute("SELECT properties, geometry FROM features WHERE content_id = ? ORDER BY seq",
                               (row[10],)).fetchall()
-        finally:
-            db.execute("COMMIT")
         version = version_from_row(row)
         properties = [json.loads(p) for p, _ in rows]
         geometries = shapely.from_wkb(np.array([g for _, g in rows], dtype=object)) if rows else np.array(
@@ -188,7 +157,7 @@ class EmbeddedStore(Store):
                            geometries=geometries)
 
     @staticmethod
-    def _insert_content(db, properties, geometries):
+    def insert_content(db, properties, geometries):
         geometries = np.asarray(geometries, dtype=object)
         sha = content_sha256(properties, geometries)
         vertices = int(shapely.get_num_coordinates(geometries).sum()) if len(geometries) else 0
@@ -201,153 +170,10 @@ class EmbeddedStore(Store):
         return content_id, sha
 
     @staticmethod
-    def _new_version(db, layer_id, content_id, meta, actor_id, note):
-        number = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE layer_id = ?",
-                            (layer_id,)).fetchone()[0]
-        cur = db.execute(
-            "INSERT INTO versions (layer_id, number, content_id, metadata, created_at, created_by, note) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (layer_id, number, content_id, json.dumps(meta, ensure_ascii=False, sort_keys=True), now_iso(), actor_id,
-             note))
-        db.execute("UPDATE layers SET current_version = ?, updated_at = ? WHERE id = ?", (cur.lastrowid, now_iso(),
-                                                                                         layer_id))
-        return cur.lastrowid, number
+    def _delete_unused_contents(db):
+        db.execute("DELETE FROM contents WHERE id NOT IN (SELECT content_id FROM versions)")
 
-    def _actor_id(self, db, actor):
-        row = db.execute("SELECT id FROM users WHERE name = ?", (actor,)).fetchone()
-        return row[0] if row else None
-
-    def save_layer(self, layer_id, meta, properties, geometries, *, owner_id, actor, note, replace=False,
-                   public=False, expected_number=None):
-        if len(properties) != len(geometries):
-            raise ValueError("properties and geometries differ in length")
-        with self._write() as db:
-            exists = db.execute("SELECT 1 FROM layers WHERE id = ?", (layer_id,)).fetchone() is not None
-            if replace and not exists:
-                raise LayerNotFound(layer_id)
-            if not replace and exists:
-                raise StoreConflict(f"layer id {layer_id!r} is taken")
-            if replace and expected_number is not None:
-                current = self._record_in(db, layer_id).number
-                if current != expected_number:
-                    raise StoreConflict(f"layer {layer_id!r} is at version {current}, not {expected_number}: "
-                                        "it changed meanwhile; reload and try again")
-            if not replace:
-                # current_version is set right below, inside the same transaction
-                db.execute("INSERT INTO layers (id, owner_id, public, current_version, created_at, updated_at) "
-                           "VALUES (?, ?, ?, 0, ?, ?)", (layer_id, owner_id, int(public), now_iso(), now_iso()))
-            content_id, sha = self._insert_content(db, properties, geometries)
-            _, number = self._new_version(db, layer_id, content_id, meta, self._actor_id(db, actor), note)
-            self._audit(db, actor, "replace" if replace else "create", layer_id, number, note=note,
-                        features=len(properties), sha256=sha)
-            return self._record_in(db, layer_id)
-
-    def update_metadata(self, layer_id, meta, *, actor, note):
-        with self._write() as db:
-            row = self._version_row(db, layer_id, None)
-            _, number = self._new_version(db, layer_id, row[10], meta, self._actor_id(db, actor), note)
-            self._audit(db, actor, "edit", layer_id, number, note=note)
-            return self._record_in(db, layer_id)
-
-    def set_public(self, layer_id, public, *, actor):
-        with self._write() as db:
-            record = self._record_in(db, layer_id)
-            db.execute("UPDATE layers SET public = ?, updated_at = ? WHERE id = ?", (int(public), now_iso(), layer_id))
-            self._audit(db, actor, "publish" if public else "unpublish", layer_id, record.number)
-            return self._record_in(db, layer_id)
-
-    def rollback(self, layer_id, number, *, actor):
-        with self._write() as db:
-            row = self._version_row(db, layer_id, number)
-            _, new = self._new_version(db, layer_id, row[10], json.loads(row[8]), self._actor_id(db, actor),
-                                       f"rolled back to version {number}")
-            self._audit(db, actor, "rollback", layer_id, new, to=number)
-            return self._record_in(db, layer_id)
-
-    def delete_layer(self, layer_id, *, actor):
-        with self._write() as db:
-            record = self._record_in(db, layer_id)
-            db.execute("DELETE FROM layers WHERE id = ?", (layer_id,))  # versions cascade
-            db.execute("DELETE FROM contents WHERE id NOT IN (SELECT content_id FROM versions)")  # features cascade
-            self._audit(db, actor, "delete", layer_id, record.number, title=record.title)
-
-    def versions(self, layer_id):
-        db = self._conn()
-        self._record_in(db, layer_id)
-        return [version_from_row(r) for r in db.execute(VERSION_SQL + " WHERE v.layer_id = ? ORDER BY v.number",
-                                                (layer_id,))]
-
-    # --- users and tokens ---------------------------------------------------------------------------
-
-    def create_user(self, name, password_hash, *, actor):
-        with self._write() as db:
-            if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
-                raise StoreConflict(f"user name {name!r} is taken")
-            cur = db.execute("INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
-                             (name, password_hash, now_iso()))
-            self._audit(db, actor, "user.create", user=name)
-            return user_from_row(db.execute("SELECT id, name, password_hash, created_at FROM users WHERE id = ?",
-                                    (cur.lastrowid,)).fetchone())
-
-    def user(self, *, user_id=None, name=None):
-        column, value = ("id", user_id) if user_id is not None else ("name", name)
-        sql = f"SELECT id, name, password_hash, created_at FROM users WHERE {column} = ?"
-        return user_from_row(self._conn().execute(sql, (value,)).fetchone())
-
-    def users(self):
-        return [user_from_row(r) for r in self._conn().execute(
-            "SELECT id, name, password_hash, created_at FROM users ORDER BY name")]
-
-    def set_password(self, user_id, password_hash, *, actor):
-        with self._write() as db:
-            db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
-            self._audit(db, actor, "user.password", user_id=user_id)
-
-    def create_token(self, user_id, token_hash, label, *, actor):
-        with self._write() as db:
-            cur = db.execute("INSERT INTO tokens (user_id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
-                             (user_id, token_hash, label, now_iso()))
-            self._audit(db, actor, "token.create", token_id=cur.lastrowid, label=label)
-            return TokenRecord(cur.lastrowid, user_id, label, now_iso(), None, None)
-
-    def user_for_token(self, token_hash):
-        db = self._conn()
-        row = db.execute("SELECT u.id, u.name, u.password_hash, u.created_at, t.id, t.last_used_at FROM tokens t "
-                         "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND t.revoked_at IS NULL",
-                         (token_hash,)).fetchone()
-        if row is None:
-            return None
-        today = now_iso()[:10]
-        if (row[5] or "")[:10] != today:  # note use once a day: a token used per request must not write per request
-            db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now_iso(), row[4]))
-        return user_from_row(row[:4])
-
-    def tokens(self, user_id):
-        rows = self._conn().execute("SELECT id, user_id, label, created_at, last_used_at, revoked_at FROM tokens "
-                                    "WHERE user_id = ? ORDER BY id DESC", (user_id,))
-        return [TokenRecord(*r) for r in rows]
-
-    def revoke_token(self, user_id, token_id, *, actor):
-        with self._write() as db:
-            cur = db.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-                             (now_iso(), token_id, user_id))
-            if cur.rowcount:
-                self._audit(db, actor, "token.revoke", token_id=token_id)
-            return bool(cur.rowcount)
-
-    # --- audit and upkeep --------------------------------------------------------------------------------
-
-    def audit_log(self, *, layer_id=None, actor=None, limit=100):
-        where, args = [], []
-        if layer_id is not None:
-            where.append("layer_id = ?")
-            args.append(layer_id)
-        if actor is not None:
-            where.append("actor = ?")
-            args.append(actor)
-        sql = "SELECT id, at, actor, action, layer_id, version, detail FROM audit"
-        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
-        return [AuditEntry(*r[:6], json.loads(r[6])) for r in self._conn().execute(sql, (*args, int(limit)))]
+    # --- upkeep --------------------------------------------------------------------------------------
 
     def check(self):
         db = self._conn()

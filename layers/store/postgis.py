@@ -33,22 +33,14 @@ from psycopg_pool import ConnectionPool
 
 from layers.errors import LayerInvalid, LayerNotFound, MapError
 from layers.store.base import (
-    RECORD_SQL,
-    VERSION_SQL,
-    AuditEntry,
-    Store,
-    StoreConflict,
     StoredLayer,
-    TokenRecord,
     content_sha256,
-    now_iso,
     properties_json,
-    record_from_row,
-    user_from_row,
     version_from_row,
 )
 from layers.store.pg_schema import SCHEMA, migrate
 from layers.store.pg_spatial import PgSpatial
+from layers.store.sql import SqlStore
 
 __all__ = ["PostGISStore", "StoreUnavailable", "redact_url"]
 
@@ -75,8 +67,11 @@ def hex_ewkb(geometries):
     return shapely.to_wkb(geometries, hex=True, include_srid=True, output_dimension=2)
 
 
-class PostGISStore(Store):
+class PostGISStore(SqlStore):
     """:class:`~layers.store.base.Store` in the ``mapsvc`` schema of a PostGIS database."""
+
+    PARAM = "%s"
+    NAME_ORDER = 'COLLATE "C"'  # the database's locale would sort names otherwise; SQLite sorts bytes
 
     def __init__(self, url, *, pool_max=POOL_MAX):
         self.url = url
@@ -119,6 +114,8 @@ class PostGISStore(Store):
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"the PostGIS store {self.location} failed: {exc}".strip()) from None
 
+    _query = _conn
+
     @contextmanager
     def _read(self):
         """A read-only REPEATABLE READ transaction: one consistent snapshot over several queries."""
@@ -140,45 +137,7 @@ class PostGISStore(Store):
                 self._pool.close()
             self._pool = None
 
-    @staticmethod
-    def _audit(db, actor, action, layer_id=None, version=None, **detail):
-        db.execute("INSERT INTO audit (at, actor, action, layer_id, version, detail) VALUES (%s, %s, %s, %s, %s, %s)",
-                   (now_iso(), actor, action, layer_id, version, json.dumps(detail, ensure_ascii=False)))
-
-    # --- change feed ---------------------------------------------------------------------------
-
-    def generation(self):
-        with self._conn() as conn:
-            return conn.execute("SELECT value FROM store_info WHERE key = 'generation'").fetchone()[0]
-
-    # --- layers ----------------------------------------------------------------------------------
-
-    def list_layers(self):
-        with self._conn() as conn:
-            return [record_from_row(r) for r in conn.execute(RECORD_SQL + " ORDER BY l.id")]
-
-    @staticmethod
-    def _record_in(db, layer_id):
-        row = db.execute(RECORD_SQL + " WHERE l.id = %s", (layer_id,)).fetchone()
-        if row is None:
-            raise LayerNotFound(layer_id)
-        return record_from_row(row)
-
-    def layer_record(self, layer_id):
-        with self._conn() as conn:
-            return self._record_in(conn, layer_id)
-
-    @staticmethod
-    def _version_row(db, layer_id, number):
-        if number is None:
-            row = db.execute(VERSION_SQL + " WHERE v.id = l.current_version AND l.id = %s", (layer_id,)).fetchone()
-        else:
-            row = db.execute(VERSION_SQL + " WHERE v.layer_id = %s AND v.number = %s", (layer_id, number)).fetchone()
-        if row is None:
-            if number is not None and db.execute("SELECT 1 FROM layers WHERE id = %s", (layer_id,)).fetchone():
-                raise LayerNotFound(f"{layer_id} version {number}")
-            raise LayerNotFound(layer_id)
-        return row
+    # --- layer contents ----------------------------------------------------------------------------
 
     @staticmethod
     def read_content(db, content_id):
@@ -221,160 +180,11 @@ class PostGISStore(Store):
         return content_id, sha
 
     @staticmethod
-    def _new_version(db, layer_id, content_id, meta, actor_id, note):
-        number = db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE layer_id = %s",
-                            (layer_id,)).fetchone()[0]
-        version_id = db.execute(
-            "INSERT INTO versions (layer_id, number, content_id, metadata, created_at, created_by, note) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (layer_id, number, content_id, json.dumps(meta, ensure_ascii=False, sort_keys=True), now_iso(), actor_id,
-             note)).fetchone()[0]
-        db.execute("UPDATE layers SET current_version = %s, updated_at = %s WHERE id = %s",
-                   (version_id, now_iso(), layer_id))
-        return version_id, number
+    def _delete_unused_contents(db):
+        db.execute("DELETE FROM contents c WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.content_id = c.id) "
+                   "AND NOT EXISTS (SELECT 1 FROM fixed_layers f WHERE f.content_id = c.id)")
 
-    @staticmethod
-    def _actor_id(db, actor):
-        row = db.execute("SELECT id FROM users WHERE name = %s", (actor,)).fetchone()
-        return row[0] if row else None
-
-    def save_layer(self, layer_id, meta, properties, geometries, *, owner_id, actor, note, replace=False,
-                   public=False, expected_number=None):
-        if len(properties) != len(geometries):
-            raise ValueError("properties and geometries differ in length")
-        with self._write() as db:
-            exists = db.execute("SELECT 1 FROM layers WHERE id = %s", (layer_id,)).fetchone() is not None
-            if replace and not exists:
-                raise LayerNotFound(layer_id)
-            if not replace and exists:
-                raise StoreConflict(f"layer id {layer_id!r} is taken")
-            if replace and expected_number is not None:
-                current = self._record_in(db, layer_id).number
-                if current != expected_number:
-                    raise StoreConflict(f"layer {layer_id!r} is at version {current}, not {expected_number}: "
-                                        "it changed meanwhile; reload and try again")
-            if not replace:
-                db.execute("INSERT INTO layers (id, owner_id, public, current_version, created_at, updated_at) "
-                           "VALUES (%s, %s, %s, 0, %s, %s)", (layer_id, owner_id, bool(public), now_iso(), now_iso()))
-            content_id, sha = self.insert_content(db, properties, geometries)
-            _, number = self._new_version(db, layer_id, content_id, meta, self._actor_id(db, actor), note)
-            self._audit(db, actor, "replace" if replace else "create", layer_id, number, note=note,
-                        features=len(properties), sha256=sha)
-            return self._record_in(db, layer_id)
-
-    def update_metadata(self, layer_id, meta, *, actor, note):
-        with self._write() as db:
-            row = self._version_row(db, layer_id, None)
-            _, number = self._new_version(db, layer_id, row[10], meta, self._actor_id(db, actor), note)
-            self._audit(db, actor, "edit", layer_id, number, note=note)
-            return self._record_in(db, layer_id)
-
-    def set_public(self, layer_id, public, *, actor):
-        with self._write() as db:
-            record = self._record_in(db, layer_id)
-            db.execute("UPDATE layers SET public = %s, updated_at = %s WHERE id = %s",
-                       (bool(public), now_iso(), layer_id))
-            self._audit(db, actor, "publish" if public else "unpublish", layer_id, record.number)
-            return self._record_in(db, layer_id)
-
-    def rollback(self, layer_id, number, *, actor):
-        with self._write() as db:
-            row = self._version_row(db, layer_id, number)
-            _, new = self._new_version(db, layer_id, row[10], json.loads(row[8]), self._actor_id(db, actor),
-                                       f"rolled back to version {number}")
-            self._audit(db, actor, "rollback", layer_id, new, to=number)
-            return self._record_in(db, layer_id)
-
-    def delete_layer(self, layer_id, *, actor):
-        with self._write() as db:
-            record = self._record_in(db, layer_id)
-            db.execute("DELETE FROM layers WHERE id = %s", (layer_id,))  # versions cascade
-            db.execute("DELETE FROM contents c WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.content_id = c.id) "
-                       "AND NOT EXISTS (SELECT 1 FROM fixed_layers f WHERE f.content_id = c.id)")  # features cascade
-            self._audit(db, actor, "delete", layer_id, record.number, title=record.title)
-
-    def versions(self, layer_id):
-        with self._read() as db:
-            self._record_in(db, layer_id)
-            return [version_from_row(r) for r in db.execute(VERSION_SQL + " WHERE v.layer_id = %s ORDER BY v.number",
-                                                    (layer_id,))]
-
-    # --- users and tokens --------------------------------------------------------------------------
-
-    def create_user(self, name, password_hash, *, actor):
-        with self._write() as db:
-            if db.execute("SELECT 1 FROM users WHERE name = %s", (name,)).fetchone():
-                raise StoreConflict(f"user name {name!r} is taken")
-            row = db.execute("INSERT INTO users (name, password_hash, created_at) VALUES (%s, %s, %s) "
-                             "RETURNING id, name, password_hash, created_at",
-                             (name, password_hash, now_iso())).fetchone()
-            self._audit(db, actor, "user.create", user=name)
-            return user_from_row(row)
-
-    def user(self, *, user_id=None, name=None):
-        column, value = ("id", user_id) if user_id is not None else ("name", name)
-        with self._conn() as conn:
-            sql = f"SELECT id, name, password_hash, created_at FROM users WHERE {column} = %s"
-            return user_from_row(conn.execute(sql, (value,)).fetchone())
-
-    def users(self):
-        with self._conn() as conn:
-            return [user_from_row(r) for r in conn.execute(
-                "SELECT id, name, password_hash, created_at FROM users ORDER BY name COLLATE \"C\"")]
-
-    def set_password(self, user_id, password_hash, *, actor):
-        with self._write() as db:
-            db.execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
-            self._audit(db, actor, "user.password", user_id=user_id)
-
-    def create_token(self, user_id, token_hash, label, *, actor):
-        with self._write() as db:
-            at = now_iso()
-            token_id = db.execute("INSERT INTO tokens (user_id, token_hash, label, created_at) "
-                                  "VALUES (%s, %s, %s, %s) RETURNING id",
-                                  (user_id, token_hash, label, at)).fetchone()[0]
-            self._audit(db, actor, "token.create", token_id=token_id, label=label)
-            return TokenRecord(token_id, user_id, label, at, None, None)
-
-    def user_for_token(self, token_hash):
-        with self._conn() as db:
-            row = db.execute("SELECT u.id, u.name, u.password_hash, u.created_at, t.id, t.last_used_at FROM tokens t "
-                             "JOIN users u ON u.id = t.user_id WHERE t.token_hash = %s AND t.revoked_at IS NULL",
-                             (token_hash,)).fetchone()
-            if row is None:
-                return None
-            if (row[5] or "")[:10] != now_iso()[:10]:  # noted once a day, not written per request
-                db.execute("UPDATE tokens SET last_used_at = %s WHERE id = %s", (now_iso(), row[4]))
-            return user_from_row(row[:4])
-
-    def tokens(self, user_id):
-        with self._conn() as conn:
-            rows = conn.execute("SELECT id, user_id, label, created_at, last_used_at, revoked_at FROM tokens "
-                                "WHERE user_id = %s ORDER BY id DESC", (user_id,))
-            return [TokenRecord(*r) for r in rows]
-
-    def revoke_token(self, user_id, token_id, *, actor):
-        with self._write() as db:
-            cur = db.execute("UPDATE tokens SET revoked_at = %s WHERE id = %s AND user_id = %s AND revoked_at IS NULL",
-                             (now_iso(), token_id, user_id))
-            if cur.rowcount:
-                self._audit(db, actor, "token.revoke", token_id=token_id)
-            return bool(cur.rowcount)
-
-    # --- audit and upkeep ------------------------------------------------------------------------------
-
-    def audit_log(self, *, layer_id=None, actor=None, limit=100):
-        where, args = [], []
-        if layer_id is not None:
-            where.append("layer_id = %s")
-            args.append(layer_id)
-        if actor is not None:
-            where.append("actor = %s")
-            args.append(actor)
-        sql = "SELECT id, at, actor, action, layer_id, version, detail FROM audit"
-        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT %s"
-        with self._conn() as conn:
-            return [AuditEntry(*r[:6], json.loads(r[6])) for r in conn.execute(sql, (*args, int(limit)))]
+    # --- upkeep ------------------------------------------------------------------------------------
 
     def check(self):
         problems = []

@@ -9,7 +9,11 @@
 - ``.../tiles/WebMercatorQuad/tilejson.json``: TileJSON 3.0.0 for
   MapLibre, Leaflet.VectorGrid, QGIS.
 
-A tile denser than :data:`webapp.ogc.mvt.DENSE_TILE_FEATURES` features
+A layer of at most ``TILE_DISPLAY_MAX_FEATURES`` features is tiled from
+its display geometry for the tile's zoom band (:func:`geo.simplify.cached_display`,
+the same drawing as the web map's GeoJSON); a bigger one is drawn tile by
+tile from its full geometry, which the encoder snaps to the tile grid, as
+PostGIS's ``ST_AsMVTGeom`` does. A tile denser than :data:`webapp.ogc.mvt.DENSE_TILE_FEATURES` features
 draws one of its sub-cell features per 4 x 4 pixels (:func:`webapp.ogc.mvt.thin_dense`);
 tiles are for drawing, the items and downloads hold every feature.
 Tile features carry ``id``, ``name``, ``kind``, ``status``,
@@ -85,7 +89,7 @@ def tile_bytes(catalog, layer_id, z, y, x):
     """
     lonlat = mvt.tile_bounds_lonlat(z, y, x, buffer=mvt.BUFFER / mvt.EXTENT)
     positions = bbox_positions(catalog, layer_id, lonlat) if lonlat[0] < lonlat[2] and lonlat[1] < lonlat[3] else []
-    display = cached_display(catalog, layer_id, zoom_band(min(z, mvt.MAX_ZOOM))).geometry.to_numpy()
+    display = _tile_geometry(catalog, layer_id, z)
     props = feature_properties(catalog, layer_id)
     _, style_index = layer_styles(catalog, layer_id)
     chosen = np.asarray(positions, dtype=np.int64)
@@ -103,6 +107,17 @@ def tile_bytes(catalog, layer_id, z, y, x):
         if body is not None:
             return body
     return mvt.encode_tile(layer_id, display[chosen], rows, z, y, x)
+
+
+def per_tile(catalog, layer_id):
+    """Whether the layer is drawn tile by tile from its full geometry (too big for whole-layer display bands)."""
+    return len(catalog.layer(layer_id).gdf) > current_app.config["TILE_DISPLAY_MAX_FEATURES"]
+
+
+def _tile_geometry(catalog, layer_id, z):
+    if per_tile(catalog, layer_id):
+        return catalog.layer(layer_id).gdf.geometry.to_numpy()
+    return cached_display(catalog, layer_id, zoom_band(min(z, mvt.MAX_ZOOM))).geometry.to_numpy()
 
 
 @bp.get("/tileMatrixSets")
@@ -192,12 +207,13 @@ def tile(layer_id, tms, z, y, x):
         raise NotFound(f"no tile {z}/{y}/{x} in {TMS_ID} (zoom 0..{mvt.MAX_ZOOM}, row and column 0..2^zoom-1)")
     # the encoder is part of the tag: PostGIS's tiles and ours hold the same features, not the same bytes
     encoder = "mvt-postgis" if getattr(catalog, "spatial", None) is not None else "mvt-2"
+    encoder += "-per-tile" if per_tile(catalog, layer_id) else ""
     etag = derived_etag(layer_etag(catalog, layer_id), encoder, f"{z}/{y}/{x}")
     cached = not_modified(etag, MVT)
     if cached is not None:
         return cached
     # the layer's version in the key: a replaced layer's tiles are never served from the old one
-    body, _ = current_app.extensions[_TILES].get((layer_id, catalog.fingerprint([layer_id]), z, y, x),
+    body, _ = current_app.extensions[_TILES].get((layer_id, catalog.fingerprint([layer_id]), encoder, z, y, x),
                                                  lambda: (tile_bytes(catalog, layer_id, z, y, x), etag))
     response = Response(body, mimetype=MVT)
     response.set_etag(etag)
