@@ -13,11 +13,11 @@ cores, ``CONCURRENCY`` keep-alive connections, no gzip:
 
 - ``items page`` / ``items bbox``: one 100-feature page, the same URL each
   time (a server with a response cache answers repeats from it);
-- ``items 200 boxes``: 200 different 0.6 degree boxes in turn;
+- ``items, new boxes``: up to 3,000 different 0.6 degree boxes, each asked once;
 - ``tile z8`` / ``tile z10``: one MVT tile each, the same URL each time;
-- ``200 tiles z10``: 200 different z10 tiles over Pakistan in turn.
+- ``new tiles z10-12``: up to 3,000 different tiles over Pakistan, each asked once.
 
-The distinct-URL cells are the fair comparison: every request is computed.
+The new-URL cells are the fair comparison: no server can answer one from a cache.
 """
 
 import contextlib
@@ -40,7 +40,9 @@ BIG_LAYER = "big_grid"
 CONCURRENCY = 4
 TILES = ((8, 180, 104), (10, 702, 438))  # z/x/y (XYZ order) over Lahore at z8 and Karachi at z10
 BOXES = {BIG_LAYER: "66.8,24.6,67.4,25.2", GEM_PIPELINES: "66.5,24.5,71,30"}  # a dense corner of each
-DISTINCT = 200
+DISTINCT = 3000  # no cell of 12 s reaches that many requests of one kind, so none repeats
+FIRST_TIMEOUT_S = 120.0  # a server that takes longer for a cell's first request is not loaded with it
+SERVERS = ("ours embedded", "ours PostGIS", "tipg", "pygeoapi")
 
 
 def rss(pid):
@@ -51,18 +53,21 @@ def rss(pid):
 
 def _tile_xy(lon, lat, z):
     n = 2 ** z
-    x = np.floor((lon + 180.0) / 360.0 * n).astype(int)
+    x = np.floor((lon + 180.0) / 360.0 * n).astype(int)  # n: an int or one per point
     y = np.floor((1.0 - np.arcsinh(np.tan(np.radians(lat))) / math.pi) / 2.0 * n).astype(int)
     return x, y
 
 
 def _distinct(seed=17):
-    """200 boxes (west,south,east,north) and 200 z10 tiles (x, y) over Pakistan, the same for every server."""
+    """``DISTINCT`` different boxes (west,south,east,north) and z10-12 tiles (z, x, y) over Pakistan, in a
+    random order that is the same for every server."""
     rng = np.random.default_rng(seed)
     west, south = rng.uniform(61.0, 75.4, DISTINCT), rng.uniform(24.0, 35.9, DISTINCT)
     boxes = [f"{w:.3f},{s:.3f},{w + 0.6:.3f},{s + 0.6:.3f}" for w, s in zip(west, south)]
-    x, y = _tile_xy(rng.uniform(61.0, 76.0, DISTINCT), rng.uniform(24.0, 36.5, DISTINCT), 10)
-    return boxes, list(zip(x.tolist(), y.tolist()))
+    z = rng.integers(10, 13, 4 * DISTINCT)
+    x, y = _tile_xy(rng.uniform(61.0, 76.0, 4 * DISTINCT), rng.uniform(24.0, 36.5, 4 * DISTINCT), z)
+    tiles = list(dict.fromkeys(zip(z.tolist(), x.tolist(), y.tolist())))[:DISTINCT]
+    return boxes, tiles
 
 
 def _paths(server, layer):
@@ -79,9 +84,9 @@ def _paths(server, layer):
         tile = f"/collections/{layer}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?f=mvt"
     return {
         "items page": items, "items bbox": f"{items}&bbox={BOXES[layer]}",
-        f"items {DISTINCT} boxes": [f"{items}&bbox={box}" for box in boxes],
+        "items, new boxes": [f"{items}&bbox={box}" for box in boxes],
         **{f"tile z{z}": tile.format(z=z, x=x, y=y) for z, x, y in TILES},
-        f"{DISTINCT} tiles z10": [tile.format(z=10, x=x, y=y) for x, y in tiles],
+        "new tiles z10-12": [tile.format(z=z, x=x, y=y) for z, x, y in tiles],
     }
 
 
@@ -90,8 +95,13 @@ def _load(name, layer, port, paths, budget_s):
     headers = {"Accept-Encoding": "identity"}
     for kind, path in paths.items():
         first = path if isinstance(path, str) else path[0]
-        status, _, body, _ = fetch(port, first, headers=headers)  # warm-up and sanity check
-        load = run_load(port, path, headers=headers, requests=5000, concurrency=CONCURRENCY, budget_s=budget_s)
+        try:
+            status, _, body, _ = fetch(port, first, headers=headers, timeout=FIRST_TIMEOUT_S)  # warm-up, sanity
+        except TimeoutError:
+            print(f"  {name:14s} {layer[:9]:9s} {kind:16s} no answer within {FIRST_TIMEOUT_S:.0f} s: cell skipped")
+            continue
+        requests = 5000 if isinstance(path, str) else len(path)  # a list: each URL once
+        load = run_load(port, path, headers=headers, requests=requests, concurrency=CONCURRENCY, budget_s=budget_s)
         cells[kind] = load
         print(f"  {name:14s} {layer[:9]:9s} {kind:16s} {load.req_per_s:8.1f} req/s  median {fmt_s(load.median_s):>9s}  "
               f"p99 {fmt_s(load.p99_s):>9s}  first {fmt_bytes(len(body)):>9s} HTTP {status}  HTTP {load.statuses}"
@@ -146,6 +156,8 @@ def peers(folder, gem_dir, tables):
     from bench.postgis import load_lines, postgis_cluster
 
     per_cell = float(os.environ.get("BENCH_SCALE_CELL_S", "12"))  # seconds of load per cell
+    # BENCH_SCALE_SERVERS: some of SERVERS, comma-separated (default all)
+    servers = [n.strip() for n in os.environ.get("BENCH_SCALE_SERVERS", ",".join(SERVERS)).split(",") if n.strip()]
     layers = list(tables)
     results, memory, rows = {}, {}, []
     with postgis_cluster() as url, tempfile.TemporaryDirectory(prefix="bench_scale_peers_") as tmp:
@@ -155,6 +167,8 @@ def peers(folder, gem_dir, tables):
             print(f"  PostGIS load of {table} ({len(gdf):,} features): {fmt_s(seconds)}")
             rows.append(Row("12 scale", f"{table}: PostGIS load (COPY, GiST, ANALYZE)", fmt_s(seconds)))
         for name, database_url in (("ours embedded", ""), ("ours PostGIS", url)):
+            if name not in servers:
+                continue
             try:
                 with _ours((folder, gem_dir), Path(tmp) / name.replace(" ", "_"), database_url) as port:
                     pid = _listener(port)
@@ -164,13 +178,16 @@ def peers(folder, gem_dir, tables):
                     memory[name, "after load"] = rss(pid)
             except ServerFailed as exc:
                 print(f"  {name}: did not start: {exc}")
-        with _tipg(url) as (port, pid):
-            for layer in layers:
-                results["tipg", layer] = _load("tipg", layer, port, _paths("tipg", layer), per_cell)
-            memory["tipg", "after load"] = rss(pid)
+        if "tipg" in servers:
+            with _tipg(url) as (port, pid):
+                for layer in layers:
+                    results["tipg", layer] = _load("tipg", layer, port, _paths("tipg", layer), per_cell)
+                memory["tipg", "after load"] = rss(pid)
         resources = {layer: postgis_resource(url, layer, layer) for layer in layers}
         env = pygeoapi_config(Path(tmp), port=0, resources=resources)
         try:
+            if "pygeoapi" not in servers:
+                raise ServerFailed("not in BENCH_SCALE_SERVERS")
             with serve("pygeoapi.flask_app:APP", env=env, ready_path=f"/collections/{layers[0]}/items?f=json&limit=1",
                        start_timeout_s=600) as port:
                 for layer in layers:
