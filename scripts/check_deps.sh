@@ -9,4 +9,4 @@ PY=${1:-${VENV_PY:-.venv/bin/python}}
 "$PY" -m deptry . 
 "$PY" -m deptry tests bench --requirements-files requirements-dev.txt,bench/requirements.txt \
   -kf geo -kf layers -kf webapp -kf bench -kf browser -kf load -kf network_fixtures --exclude '\.venv' --ignore DEP002 \
-  --package-module-name-map pygeoapi=pygeoapi
+  --package-module-name-map pygeoapi=pygeoapi,PyYAML=yaml
